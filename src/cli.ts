@@ -1,0 +1,10 @@
+// Executable entry: runs main() and exits with its code. Nothing else lives here.
+import { main } from './main';
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`nutmeg: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

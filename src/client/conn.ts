@@ -1,0 +1,200 @@
+// Client side of the data path: socket bytes -> request parser -> dispatch (local reply or
+// route to servers) ... done replies leave in request order through one write per turn.
+//
+//   data ─► input (rest + chunks) ─► reader.parse ─► msg into FIFO ─► dispatch
+//   FIFO:  [done][done][waiting][done]   ─► the two done at the head are written, the rest wait
+//
+// Backpressure: when the socket's write buffer or the number of requests in flight grows past
+// a bound, reading stops until the client has taken its replies.
+
+import type { Socket } from 'node:net';
+import { Ring } from '../util/ring';
+import { Outbox } from '../util/outbox';
+import { OK, AGAIN } from '../protocol/parse';
+import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
+import type { RequestReader } from '../forward/protocol';
+import type { ServerPool } from '../server/pool';
+
+/** Stop reading from a client with this many requests waiting for replies. */
+const MAX_INFLIGHT = 8192;
+/** Stop reading from a client whose unread replies exceed this many bytes. */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
+export class ClientConn implements MsgOwner {
+  readonly pool: ServerPool;
+  readonly socket: Socket;
+  readonly reader: RequestReader;
+  private readonly fifo = new Ring<Msg>(64);
+  private readonly out = new Outbox();
+  /** Unparsed bytes: the start of an incomplete request, plus chunks held back until `need` is met. */
+  private rest: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
+  private have = 0;
+  private need = 0;
+  /** No more requests are read: QUIT, EOF from the client, or a protocol error. */
+  private readClosed = false;
+  private paused = false;
+  /** The client half-closed or sent QUIT: counts as client_eof, not client_err. */
+  private eof = false;
+  closed = false;
+  /** Per-connection protocol state the reader may keep (redis AUTH). */
+  authed = false;
+  name: Buffer | null = null;
+  readonly id: number;
+
+  constructor(pool: ServerPool, socket: Socket, id: number) {
+    this.pool = pool;
+    this.socket = socket;
+    this.id = id;
+    this.reader = pool.protocol.newRequestReader(pool);
+    this.authed = pool.config.redisAuth === null;
+    this.out.socket = socket;
+    this.out.ready = true;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => this.onClose());
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.maybeResume());
+  }
+
+  /** Requests waiting for their replies. */
+  get pending(): number {
+    return this.fifo.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.readClosed) return;
+    let buf: Buffer;
+    if (this.rest === null) {
+      buf = chunk;
+    } else {
+      // Hold chunks back while the partial request is known to need more bytes (big values: one copy at the end).
+      if (this.chunks === null) this.chunks = [this.rest];
+      this.chunks.push(chunk);
+      this.have += chunk.length;
+      if (this.have < this.need) return;
+      buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.have);
+      this.chunks = null;
+      this.rest = null;
+    }
+    this.parseAll(buf);
+  }
+
+  private parseAll(buf: Buffer): void {
+    const reader = this.reader;
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len && !this.readClosed) {
+      const st = reader.parse(buf, pos);
+      if (st === OK) {
+        const end = reader.end;
+        const msg = allocMsg();
+        msg.client = this;
+        this.fifo.push(msg);
+        reader.dispatch(this, msg, buf, pos, end);
+        pos = end;
+      } else if (st === AGAIN) {
+        this.rest = pos === 0 ? buf : buf.subarray(pos);
+        this.have = this.rest.length;
+        this.need = reader.need;
+        break;
+      } else {
+        this.protocolError();
+        break;
+      }
+    }
+    if (pos >= len) this.rest = null;
+    this.onMsgDone();
+    if (!this.paused && (this.fifo.length >= MAX_INFLIGHT || this.socket.writableLength >= MAX_UNREAD_BYTES)) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Malformed bytes: an error reply after the replies already owed, then close. */
+  private protocolError(): void {
+    const msg = allocMsg();
+    msg.client = this;
+    msg.reply = this.reader.errorReply();
+    msg.done = true;
+    msg.closeAfter = this.reader.errorCloses();
+    this.fifo.push(msg);
+    if (msg.closeAfter) this.stopReading();
+  }
+
+  /** QUIT: nothing more is read; the connection closes once earlier replies are out. */
+  quit(msg: Msg): void {
+    this.eof = true;
+    msg.done = true;
+    msg.closeAfter = true;
+    this.stopReading();
+  }
+
+  private stopReading(): void {
+    this.readClosed = true;
+    this.rest = null;
+    this.chunks = null;
+  }
+
+  private onEnd(): void {
+    this.eof = true;
+    this.stopReading();
+    if (this.fifo.length === 0) this.socket.end();
+  }
+
+  /** Write every done request at the FIFO head, in order. */
+  onMsgDone(): void {
+    const fifo = this.fifo;
+    let m = fifo.peek();
+    while (m !== undefined && m.done) {
+      fifo.shift();
+      if (!this.closed) {
+        if (m.reply !== null) this.out.push(m.reply);
+        if (m.closeAfter) {
+          this.out.flush();
+          this.closeAfterWrite();
+          this.stopReading();
+          freeMsg(m);
+          return;
+        }
+      }
+      freeMsg(m);
+      m = fifo.peek();
+    }
+    if (this.closed) return;
+    if (fifo.length === 0 && this.readClosed) {
+      this.out.flush();
+      this.closeAfterWrite();
+      return;
+    }
+    this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (this.paused && this.fifo.length < MAX_INFLIGHT / 2 && this.socket.writableLength < MAX_UNREAD_BYTES / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private closeAfterWrite(): void {
+    if (!this.closed) this.socket.end();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopReading();
+    this.out.discard();
+    // In-flight requests stay queued on their servers (FIFO pairing must hold); each is freed when done.
+    const fifo = this.fifo;
+    let m = fifo.peek();
+    while (m !== undefined) {
+      fifo.shift();
+      if (m.done) freeMsg(m);
+      else m.client = null; // orphan: freed by the server side on completion
+      m = fifo.peek();
+    }
+    this.pool.onClientClose(this, this.eof);
+  }
+}

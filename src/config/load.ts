@@ -1,0 +1,578 @@
+// Start-up, config stage: nutcracker.yml text -> validated Config. The only place that throws on bad config.
+//
+//   text --YAML.Parser--> CST --reject %dir/---/.../{}/[]/&/*/!--> Composer(failsafe: every scalar a string)
+//        --> root map (pools) --> pool map (directives, one `servers:` list) --> PoolConfig --> sort pools/servers
+//
+// Everything is synchronous; host names are checked for syntax only (no DNS here).
+
+import * as fs from 'fs';
+import * as YAML from 'yaml';
+import { HASH_NAMES, type HashName } from '../route/hash/index';
+import { errCode, strerror } from '../util/errors';
+import { ConfigError, type ConfigErrorCode } from './errors';
+import { DISTRIBUTION_NAMES, type Config, type DistributionName, type ListenAddr, type PoolConfig, type ServerConfig } from './types';
+
+type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'bool' | 'string' | 'servers';
+
+interface Directive {
+  type: DirectiveType;
+  /** What a valid value looks like, used in error messages. */
+  expect: string;
+}
+
+const NUMBER = 'a number (decimal digits only)';
+const BOOL = 'true or false';
+
+/** Every directive twemproxy knows, in its documentation order. */
+const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
+  ['listen', { type: 'listen', expect: '"host:port", e.g. 127.0.0.1:22121, or "/path/to/socket [octal permissions]"' }],
+  ['hash', { type: 'hash', expect: `one of: ${HASH_NAMES.join(', ')}` }],
+  ['hash_tag', { type: 'hash_tag', expect: 'exactly two characters, e.g. "{}"' }],
+  ['distribution', { type: 'distribution', expect: `one of: ${DISTRIBUTION_NAMES.join(', ')}` }],
+  ['timeout', { type: 'number', expect: 'milliseconds as decimal digits, e.g. 400; 0 or no timeout key means no timeout' }],
+  ['backlog', { type: 'number', expect: NUMBER }],
+  ['client_connections', { type: 'number', expect: NUMBER }],
+  ['redis', { type: 'bool', expect: BOOL }],
+  ['redis_auth', { type: 'string', expect: 'a password' }],
+  ['redis_db', { type: 'number', expect: NUMBER }],
+  ['tcpkeepalive', { type: 'bool', expect: BOOL }],
+  ['reuseport', { type: 'bool', expect: BOOL }],
+  ['preconnect', { type: 'bool', expect: BOOL }],
+  ['auto_eject_hosts', { type: 'bool', expect: BOOL }],
+  ['server_connections', { type: 'number', expect: 'a number of connections per server (decimal digits, at least 1)' }],
+  ['server_retry_timeout', { type: 'number', expect: 'milliseconds as decimal digits' }],
+  ['server_failure_limit', { type: 'number', expect: NUMBER }],
+  ['servers', { type: 'servers', expect: 'a list of "host:port:weight [name]" or "/path/to/socket:weight [name]" entries' }],
+]);
+
+/** CST token types twemproxy rejects at the token level, and how to explain each (given the token's text). */
+const DISALLOWED_TOKENS: ReadonlyMap<string, (src: string) => string> = new Map([
+  ['directive', (src: string) => `YAML directive '${src}' is not allowed`],
+  ['doc-start', () => "document start marker '---' is not allowed (the file is a single document without markers)"],
+  ['doc-end', () => "document end marker '...' is not allowed (the file is a single document without markers)"],
+  ['flow-map-start', () => "flow mapping '{...}' is not allowed; quote values that start with '{', e.g. hash_tag: \"{}\""],
+  ['flow-seq-start', () => "flow sequence '[...]' is not allowed; write lists as '- item' lines and quote values that start with '['"],
+  ['anchor', (src: string) => `anchor '${src}' is not allowed (twemproxy accepts no anchors, aliases or tags)`],
+  ['alias', (src: string) => `alias '${src}' is not allowed (twemproxy accepts no anchors, aliases or tags)`],
+  ['tag', (src: string) => `tag '${src}' is not allowed (twemproxy accepts no anchors, aliases or tags)`],
+]);
+
+const INT_MAX = 2147483647;
+const KETAMA_DEFAULT_PORT = 11211;
+
+/** Name order used by twemproxy for pools and servers: shorter (in bytes) first, then byte order. */
+export function compareNames(a: string, b: string): number {
+  const ab = Buffer.from(a, 'utf8');
+  const bb = Buffer.from(b, 'utf8');
+  return ab.length - bb.length || Buffer.compare(ab, bb);
+}
+
+/** Reads and validates a config file. Throws ConfigError (code EOPEN when the file cannot be read). */
+export function loadConfig(file: string): Config {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    const code = errCode(err);
+    const text = strerror(code);
+    const why = text === 'unknown' ? (err instanceof Error ? err.message : code) : text;
+    throw new ConfigError('EOPEN', file, null, null, null, `cannot read the configuration file: ${why}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError('EYAML', file, null, null, null, 'the file is not valid UTF-8 text');
+  }
+  return parseConfigText(text, file);
+}
+
+/** Validates config text; `file` is only used in error messages and Config.file. Throws ConfigError. */
+export function parseConfigText(text: string, file: string): Config {
+  return new Loader(text, file).load();
+}
+
+/** A pool being filled in; every field starts at twemproxy's default. */
+interface PoolDraft {
+  listen: ListenAddr | null;
+  hash: HashName;
+  hashTag: Buffer | null;
+  distribution: DistributionName;
+  timeout: number;
+  backlog: number;
+  clientConnections: number;
+  redis: boolean;
+  redisAuth: string | null;
+  redisDb: number;
+  tcpkeepalive: boolean;
+  reuseport: boolean;
+  preconnect: boolean;
+  autoEjectHosts: boolean;
+  serverConnections: number;
+  serverRetryTimeout: number;
+  serverFailureLimit: number;
+  servers: ServerConfig[] | null;
+}
+
+function newDraft(): PoolDraft {
+  return {
+    listen: null,
+    hash: 'fnv1a_64',
+    hashTag: null,
+    distribution: 'ketama',
+    timeout: 0,
+    backlog: 512,
+    clientConnections: 0,
+    redis: false,
+    redisAuth: null,
+    redisDb: 0,
+    tcpkeepalive: false,
+    reuseport: false,
+    preconnect: false,
+    autoEjectHosts: false,
+    serverConnections: 1,
+    serverRetryTimeout: 30000,
+    serverFailureLimit: 2,
+    servers: null,
+  };
+}
+
+class Loader {
+  private readonly text: string;
+  private readonly file: string;
+  private readonly lines: YAML.LineCounter;
+
+  constructor(text: string, file: string) {
+    this.text = text;
+    this.file = file;
+    this.lines = new YAML.LineCounter();
+  }
+
+  load(): Config {
+    const tokens = Array.from(new YAML.Parser(this.lines.addNewLine).parse(this.text));
+    const composer = new YAML.Composer({ schema: 'failsafe', uniqueKeys: false });
+    const docs = Array.from(composer.compose(tokens, false, this.text.length));
+    this.rejectDisallowedTokens(tokens, docs);
+    for (const doc of docs) {
+      const err = doc.errors[0];
+      if (err !== undefined) this.fail('EYAML', null, null, err.pos[0], `YAML syntax error: ${err.message}`);
+    }
+    const doc = docs[0];
+    if (doc === undefined || doc.contents === null) this.fail('ENOPOOLS', null, null, null, 'no pools defined (the file is empty)');
+    if (docs.length > 1) this.fail('ESTRUCTURE', null, null, null, `contains ${docs.length} YAML documents (expected exactly one)`);
+    const root = doc.contents;
+    if (!YAML.isMap(root)) {
+      this.fail('ESTRUCTURE', null, null, offsetOf(root), `the top level must be a mapping of pool names to pool settings, got ${describe(root)}`);
+    }
+    if (root.items.length === 0) this.fail('ENOPOOLS', null, null, offsetOf(root), 'no pools defined');
+
+    const pools: PoolConfig[] = [];
+    const poolLine = new Map<string, number>();
+    for (const pair of root.items) {
+      const name = this.keyName(pair, null);
+      const line = this.lineOf(offsetOf(pair.key));
+      const first = poolLine.get(name);
+      if (first !== undefined) {
+        this.fail('EDUPPOOL', name, null, offsetOf(pair.key), `defined again (pool names must be unique; first definition at line ${first})`);
+      }
+      poolLine.set(name, line ?? 0);
+      pools.push(this.pool(name, pair));
+    }
+
+    // Two pools cannot listen on the same address (twemproxy compares the text; we also catch 0.0.0.0:22121 vs 0.0.0.0:022121).
+    const seen = new Map<string, PoolConfig>();
+    for (const p of pools) {
+      const k = listenKey(p.listen);
+      const other = seen.get(k);
+      if (other !== undefined) {
+        const same = other.listen.text === p.listen.text ? '' : ` ('${other.listen.text}')`;
+        this.fail('EDUPLISTEN', p.name, 'listen', null, `'${p.listen.text}' is already the listen address of pool '${other.name}'${same}`);
+      }
+      seen.set(k, p);
+    }
+
+    pools.sort((a, b) => compareNames(a.name, b.name));
+    return { file: this.file, pools };
+  }
+
+  private pool(name: string, pair: YAML.Pair<unknown, unknown>): PoolConfig {
+    const keyOffset = offsetOf(pair.key);
+    const value = pair.value;
+    if (value === null || value === undefined || (YAML.isScalar(value) && value.value === '')) {
+      this.fail('ESTRUCTURE', name, null, keyOffset, "has no settings (expected indented 'key: value' lines such as 'listen: 127.0.0.1:22121')");
+    }
+    if (!YAML.isMap(value)) {
+      this.fail('ESTRUCTURE', name, null, offsetOf(value), `expected the pool settings as indented 'key: value' lines, got ${describe(value)}`);
+    }
+
+    const d = newDraft();
+    const keyLine = new Map<string, number>();
+    for (const item of value.items) {
+      const key = this.keyName(item, name);
+      const at = offsetOf(item.key);
+      const first = keyLine.get(key);
+      if (first !== undefined) this.fail('EDUPKEY', name, key, at, `set twice (first at line ${first})`);
+      keyLine.set(key, this.lineOf(at) ?? 0);
+      const dir = DIRECTIVES.get(key);
+      if (dir === undefined) this.fail('EUNKNOWNKEY', name, key, at, unknownKeyReason(key));
+      if (dir.type === 'servers') {
+        d.servers = this.servers(name, item, at);
+        continue;
+      }
+      const v = this.scalar(name, key, dir, item, at);
+      const vAt = offsetOf(item.value);
+      switch (key) {
+        case 'listen':
+          d.listen = this.listen(name, v, vAt);
+          break;
+        case 'hash':
+          d.hash = this.hash(name, v, vAt);
+          break;
+        case 'hash_tag':
+          if (Buffer.byteLength(v, 'utf8') !== 2) this.bad('EBADHASHTAG', name, key, vAt, `'${v}' is not a valid hash tag`, dir);
+          d.hashTag = Buffer.from(v, 'utf8');
+          break;
+        case 'distribution':
+          d.distribution = this.distribution(name, v, vAt);
+          break;
+        case 'timeout':
+          d.timeout = this.number(name, key, dir, v, vAt);
+          break;
+        case 'backlog':
+          d.backlog = this.number(name, key, dir, v, vAt);
+          break;
+        case 'client_connections':
+          d.clientConnections = this.number(name, key, dir, v, vAt);
+          break;
+        case 'redis':
+          d.redis = this.bool(name, key, v, vAt);
+          break;
+        case 'redis_auth':
+          d.redisAuth = v;
+          break;
+        case 'redis_db':
+          d.redisDb = this.number(name, key, dir, v, vAt);
+          break;
+        case 'tcpkeepalive':
+          d.tcpkeepalive = this.bool(name, key, v, vAt);
+          break;
+        case 'reuseport':
+          d.reuseport = this.bool(name, key, v, vAt);
+          break;
+        case 'preconnect':
+          d.preconnect = this.bool(name, key, v, vAt);
+          break;
+        case 'auto_eject_hosts':
+          d.autoEjectHosts = this.bool(name, key, v, vAt);
+          break;
+        case 'server_connections':
+          d.serverConnections = this.number(name, key, dir, v, vAt);
+          if (d.serverConnections === 0) this.fail('EZEROCONNS', name, key, vAt, 'cannot be 0 (expected at least 1 connection per server)');
+          break;
+        case 'server_retry_timeout':
+          d.serverRetryTimeout = this.number(name, key, dir, v, vAt);
+          break;
+        case 'server_failure_limit':
+          d.serverFailureLimit = this.number(name, key, dir, v, vAt);
+          break;
+      }
+    }
+
+    if (d.listen === null) this.fail('EMISSING', name, 'listen', keyOffset, 'missing (every pool needs one, e.g. listen: 127.0.0.1:22121)');
+    if (d.servers === null) this.fail('ENOSERVERS', name, 'servers', keyOffset, "missing (every pool needs a list of servers, e.g. '- 127.0.0.1:6379:1')");
+    if (d.redisAuth !== null && !d.redis) {
+      const at = keyLine.get('redis_auth') ?? null;
+      throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_auth', at, "only valid in a redis pool (this pool has no 'redis: true')");
+    }
+    return {
+      name,
+      listen: d.listen,
+      hash: d.hash,
+      hashTag: d.hashTag,
+      distribution: d.distribution,
+      timeout: d.timeout,
+      backlog: d.backlog,
+      clientConnections: d.clientConnections,
+      redis: d.redis,
+      redisAuth: d.redisAuth,
+      redisDb: d.redisDb,
+      tcpkeepalive: d.tcpkeepalive,
+      reuseport: d.reuseport,
+      preconnect: d.preconnect,
+      autoEjectHosts: d.autoEjectHosts,
+      serverConnections: d.serverConnections,
+      serverRetryTimeout: d.serverRetryTimeout,
+      serverFailureLimit: d.serverFailureLimit,
+      servers: d.servers,
+    };
+  }
+
+  /** The string value of a single-value directive; rejects lists, mappings and empty values. */
+  private scalar(pool: string, key: string, dir: Directive, item: YAML.Pair<unknown, unknown>, keyAt: number | null): string {
+    const v = item.value;
+    if (v === null || v === undefined) this.fail('EEMPTY', pool, key, keyAt, `empty value (expected ${dir.expect})`);
+    if (!YAML.isScalar(v) || typeof v.value !== 'string') {
+      this.fail('ESTRUCTURE', pool, key, offsetOf(v), `expected a single value (${dir.expect}), got ${describe(v)}`);
+    }
+    if (v.value === '') this.fail('EEMPTY', pool, key, offsetOf(v) ?? keyAt, `empty value (expected ${dir.expect})`);
+    return v.value;
+  }
+
+  private servers(pool: string, item: YAML.Pair<unknown, unknown>, keyAt: number | null): ServerConfig[] {
+    const v = item.value;
+    const dir = DIRECTIVES.get('servers');
+    const expect = dir === undefined ? '' : dir.expect;
+    if (v === null || v === undefined || (YAML.isScalar(v) && v.value === '')) {
+      this.fail('ENOSERVERS', pool, 'servers', keyAt, "no servers listed (expected indented '- 127.0.0.1:6379:1' lines)");
+    }
+    if (!YAML.isSeq(v)) this.fail('ESTRUCTURE', pool, 'servers', offsetOf(v), `expected ${expect}, got ${describe(v)}`);
+    if (v.items.length === 0) this.fail('ENOSERVERS', pool, 'servers', keyAt, "no servers listed (expected indented '- 127.0.0.1:6379:1' lines)");
+
+    const out: ServerConfig[] = [];
+    const byName = new Map<string, ServerConfig>();
+    for (const entry of v.items) {
+      const at = offsetOf(entry) ?? keyAt;
+      if (entry === null || entry === undefined || (YAML.isScalar(entry) && entry.value === '')) {
+        this.fail('EEMPTY', pool, 'servers', at, 'empty server entry (expected "host:port:weight [name]" or "/path/to/socket:weight [name]")');
+      }
+      if (!YAML.isScalar(entry) || typeof entry.value !== 'string') {
+        const hint = YAML.isMap(entry) ? "; a ': ' inside an entry makes it a mapping, write host:port:weight without spaces around ':'" : '';
+        this.fail('ESTRUCTURE', pool, 'servers', at, `expected a server entry ("host:port:weight [name]"), got ${describe(entry)}${hint}`);
+      }
+      const s = this.server(pool, entry.value, at);
+      const prev = byName.get(s.name);
+      if (prev !== undefined) {
+        this.fail('EDUPSERVER', pool, 'servers', at,
+          `'${s.text}' has the same name '${s.name}' as '${prev.text}' (server names must be unique; give each an explicit name after a space)`);
+      }
+      byName.set(s.name, s);
+      out.push(s);
+    }
+    out.sort((a, b) => compareNames(a.name, b.name));
+    return out;
+  }
+
+  /** `host:port:weight [name]` or `/path:weight [name]`, parsed from the right like twemproxy. */
+  private server(pool: string, entry: string, at: number | null): ServerConfig {
+    const key = 'servers';
+    const format = '(expected "host:port:weight [name]" or "/path/to/socket:weight [name]")';
+    let name: string | null = null;
+    let pname = entry;
+    const sp = entry.lastIndexOf(' ');
+    if (sp >= 0) {
+      name = entry.slice(sp + 1);
+      pname = entry.slice(0, sp);
+      if (name === '') this.fail('EBADSERVER', pool, key, at, `'${entry}' ends with a space but has no name after it ${format}`);
+    }
+    const unix = entry.charCodeAt(0) === 0x2f; // '/'
+    const c1 = pname.lastIndexOf(':');
+    if (c1 < 0) this.fail('EBADSERVER', pool, key, at, `'${entry}' is not a valid server ${format}`);
+    const weightText = pname.slice(c1 + 1);
+    const rest = pname.slice(0, c1);
+    let host = '';
+    let portText = '';
+    if (unix) {
+      if (rest.includes(':')) {
+        this.fail('EBADSERVER', pool, key, at, `'${entry}' is not a valid server: a unix socket path cannot contain ':' (expected "/path/to/socket:weight [name]")`);
+      }
+    } else {
+      const c2 = rest.lastIndexOf(':');
+      if (c2 < 0) this.fail('EBADSERVER', pool, key, at, `'${entry}' is not a valid server: it needs host, port and weight ${format}`);
+      host = rest.slice(0, c2);
+      portText = rest.slice(c2 + 1);
+    }
+    const weight = atoi(weightText);
+    if (weight < 0) {
+      const hint = /\s/.test(weightText) ? '; only one space is allowed, before the name' : '';
+      this.fail('EBADWEIGHT', pool, key, at, `'${entry}' has an invalid weight '${weightText}' (expected a positive integer${hint})`);
+    }
+    if (weight === 0) this.fail('EZEROWEIGHT', pool, key, at, `'${entry}' has a zero weight (expected a positive integer)`);
+    if (unix) {
+      return { name: name ?? `${rest}:`, host: '', port: 0, unixPath: rest, weight, text: entry };
+    }
+    const port = atoi(portText);
+    if (port < 1 || port > 65535) this.fail('EBADPORT', pool, key, at, `'${entry}' has an invalid port '${portText}' (expected 1..65535)`);
+    if (host === '') this.fail('EBADSERVER', pool, key, at, `'${entry}' has no host before the port ${format}`);
+    if (/\s/.test(host)) this.fail('EBADSERVER', pool, key, at, `'${entry}' has a space inside the host; only one space is allowed, before the name`);
+    if (name === null) name = port === KETAMA_DEFAULT_PORT ? host : `${host}:${portText}`;
+    return { name, host: unbracket(host), port, unixPath: null, weight, text: entry };
+  }
+
+  private listen(pool: string, v: string, at: number | null): ListenAddr {
+    const key = 'listen';
+    if (v.charCodeAt(0) === 0x2f) {
+      const sp = v.lastIndexOf(' ');
+      if (sp < 0) return { kind: 'unix', path: v, perm: 0, text: v };
+      const permText = v.slice(sp + 1);
+      const perm = /^[0-7]{1,4}$/.test(permText) ? parseInt(permText, 8) : -1;
+      if (perm < 0 || perm > 0o777) {
+        this.fail('EBADPERM', pool, key, at, `'${v}' has an invalid permission '${permText}' (expected octal digits up to 0777, e.g. 0666)`);
+      }
+      return { kind: 'unix', path: v.slice(0, sp), perm, text: v };
+    }
+    const c = v.lastIndexOf(':');
+    if (c < 0) this.fail('EBADLISTEN', pool, key, at, `'${v}' is not a valid listen address (expected ${DIRECTIVES.get('listen')?.expect ?? ''})`);
+    const host = v.slice(0, c);
+    const portText = v.slice(c + 1);
+    const port = atoi(portText);
+    if (port < 1 || port > 65535) this.fail('EBADPORT', pool, key, at, `'${v}' has an invalid port '${portText}' (expected 1..65535)`);
+    if (host === '') this.fail('EBADLISTEN', pool, key, at, `'${v}' has no host before the ':' (use e.g. 0.0.0.0:${port} for all interfaces)`);
+    if (/\s/.test(host)) this.fail('EBADLISTEN', pool, key, at, `'${v}' has a space inside the host`);
+    return { kind: 'tcp', host: unbracket(host), port, text: v };
+  }
+
+  private hash(pool: string, v: string, at: number | null): HashName {
+    for (const h of HASH_NAMES) if (h === v) return h;
+    return this.bad('EBADHASH', pool, 'hash', at, `'${v}' is not a valid hash`, DIRECTIVES.get('hash'));
+  }
+
+  private distribution(pool: string, v: string, at: number | null): DistributionName {
+    for (const n of DISTRIBUTION_NAMES) if (n === v) return n;
+    return this.bad('EBADDIST', pool, 'distribution', at, `'${v}' is not a valid distribution`, DIRECTIVES.get('distribution'));
+  }
+
+  private number(pool: string, key: string, dir: Directive, v: string, at: number | null): number {
+    if (!/^[0-9]+$/.test(v)) this.bad('EBADNUMBER', pool, key, at, `'${v}' is not a number`, dir);
+    const n = atoi(v);
+    if (n < 0) this.fail('EBADNUMBER', pool, key, at, `'${v}' is too large (maximum ${INT_MAX})`);
+    return n;
+  }
+
+  private bool(pool: string, key: string, v: string, at: number | null): boolean {
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    return this.fail('EBADBOOL', pool, key, at, `'${v}' is not a boolean (expected true or false)`);
+  }
+
+  /** The key of a mapping entry as a non-empty string. `pool` null means a pool name at the top level. */
+  private keyName(pair: YAML.Pair<unknown, unknown>, pool: string | null): string {
+    const k = pair.key;
+    const what = pool === null ? 'pool name' : 'directive name';
+    if (!YAML.isScalar(k) || typeof k.value !== 'string') {
+      this.fail('ESTRUCTURE', pool, null, offsetOf(k) ?? offsetOf(pair.value), `expected a ${what}, got ${describe(k)}`);
+    }
+    if (k.value === '') this.fail('ESTRUCTURE', pool, null, offsetOf(k), `empty ${what}`);
+    return k.value;
+  }
+
+  private bad(code: ConfigErrorCode, pool: string, key: string, at: number | null, what: string, dir: Directive | undefined): never {
+    return this.fail(code, pool, key, at, dir === undefined ? what : `${what} (expected ${dir.expect})`);
+  }
+
+  private fail(code: ConfigErrorCode, pool: string | null, key: string | null, at: number | null | undefined, reason: string): never {
+    throw new ConfigError(code, this.file, pool, key, at === null || at === undefined ? null : this.lineOf(at), reason);
+  }
+
+  private lineOf(offset: number | null): number | null {
+    return offset === null ? null : this.lines.linePos(offset).line;
+  }
+
+  /** Finds the first token twemproxy's libyaml loop would reject. The CST is small; walk it generically. */
+  private rejectDisallowedTokens(tokens: readonly unknown[], docs: readonly YAML.Document.Parsed[]): void {
+    let bestOffset = -1;
+    let bestType = '';
+    let bestSource = '';
+    const walk = (node: unknown): void => {
+      if (typeof node !== 'object' || node === null) return;
+      if (Array.isArray(node)) {
+        for (const n of node) walk(n);
+        return;
+      }
+      const rec = node as Record<string, unknown>;
+      const type = rec['type'];
+      const offset = rec['offset'];
+      if (typeof type === 'string' && typeof offset === 'number' && DISALLOWED_TOKENS.has(type)) {
+        if (bestOffset < 0 || offset < bestOffset) {
+          bestOffset = offset;
+          bestType = type;
+          const src = rec['source'];
+          bestSource = typeof src === 'string' ? src : '';
+        }
+      }
+      for (const k of Object.keys(rec)) if (k !== 'source') walk(rec[k]);
+    };
+    walk(tokens);
+    if (bestOffset < 0) return;
+    const explain = DISALLOWED_TOKENS.get(bestType);
+    const reason = explain === undefined ? `'${bestSource}' is not allowed` : explain(bestSource);
+    // Name the pool and directive around the token when the document could still be composed.
+    const root = docs[0]?.contents;
+    const poolPair = YAML.isMap(root) ? pairAt(root.items, bestOffset) : null;
+    const pool = poolPair === null ? null : scalarString(poolPair.key);
+    const keyPair = poolPair !== null && YAML.isMap(poolPair.value) ? pairAt(poolPair.value.items, bestOffset) : null;
+    const key = keyPair === null ? null : scalarString(keyPair.key);
+    this.fail('EYAMLFEATURE', pool, pool === null ? null : key, bestOffset, reason);
+  }
+}
+
+/** The last entry whose key starts at or before `offset` (entries are in text order). */
+function pairAt(items: readonly YAML.Pair<unknown, unknown>[], offset: number): YAML.Pair<unknown, unknown> | null {
+  let found: YAML.Pair<unknown, unknown> | null = null;
+  for (const p of items) {
+    const start = offsetOf(p.key);
+    if (start === null || start > offset) break;
+    found = p;
+  }
+  return found;
+}
+
+function scalarString(node: unknown): string | null {
+  return YAML.isScalar(node) && typeof node.value === 'string' && node.value !== '' ? node.value : null;
+}
+
+/** twemproxy's nc_atoi: decimal digits only, else -1; we also give -1 above INT_MAX instead of wrapping. */
+function atoi(s: string): number {
+  if (!/^[0-9]+$/.test(s)) return -1;
+  const n = Number(s);
+  return n > INT_MAX ? -1 : n;
+}
+
+function unbracket(host: string): string {
+  return host.length > 2 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
+}
+
+function listenKey(l: ListenAddr): string {
+  return l.kind === 'unix' ? `unix ${l.path}` : `tcp ${l.host.toLowerCase()} ${l.port}`;
+}
+
+function offsetOf(node: unknown): number | null {
+  if (YAML.isNode(node) && node.range) return node.range[0];
+  return null;
+}
+
+function describe(node: unknown): string {
+  if (YAML.isMap(node)) return 'a mapping';
+  if (YAML.isSeq(node)) return 'a list';
+  if (YAML.isScalar(node)) return `the value '${String(node.value)}'`;
+  return 'nothing';
+}
+
+function unknownKeyReason(key: string): string {
+  if (key === 'sentinels') return 'unknown directive (sentinels are not supported by twemproxy or nutmeg)';
+  let best = '';
+  let bestD = Infinity;
+  for (const k of DIRECTIVES.keys()) {
+    const d = editDistance(key.toLowerCase(), k);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  if (bestD <= 2 || (bestD <= 4 && key.length > 8)) return `unknown directive (did you mean '${best}'?)`;
+  return `unknown directive (expected one of: ${Array.from(DIRECTIVES.keys()).join(', ')})`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    const cur = new Array<number>(b.length + 1);
+    cur[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const sub = (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, sub);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}

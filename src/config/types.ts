@@ -1,0 +1,54 @@
+// Start-up, config stage: the validated shape of a nutcracker.yml, as consumed by listeners, routers and server pools.
+
+import type { HashName } from '../route/hash/index';
+
+export type { HashName } from '../route/hash/index';
+
+export type DistributionName = 'ketama' | 'modula' | 'random';
+export const DISTRIBUTION_NAMES: readonly DistributionName[] = ['ketama', 'modula', 'random'];
+
+/** `text` is the `listen:` value as written. tcp `host` has [] removed from a bracketed IPv6 literal. */
+export type ListenAddr =
+  | { kind: 'tcp'; host: string; port: number; text: string }
+  | { kind: 'unix'; path: string; perm: number /* 0 = leave the mode alone */; text: string };
+
+/**
+ * One `servers:` entry. `name` is what ketama hashes, stats report and duplicates compare:
+ * the explicit name, else the host alone for port 11211, else `host:port` as written, else `path:` for unix sockets.
+ * Unix entries have host '' and port 0.
+ */
+export interface ServerConfig {
+  name: string;
+  host: string;
+  port: number;
+  unixPath: string | null;
+  weight: number;
+  text: string; // the entry as written
+}
+
+export interface PoolConfig {
+  name: string;
+  listen: ListenAddr;
+  hash: HashName;
+  hashTag: Buffer | null;
+  distribution: DistributionName;
+  timeout: number; // ms, 0 = none (twemproxy -1 and 0 both mean none)
+  backlog: number;
+  clientConnections: number; // 0 = unlimited; twemproxy parses it but never enforces it
+  redis: boolean;
+  redisAuth: string | null;
+  redisDb: number;
+  tcpkeepalive: boolean;
+  reuseport: boolean;
+  preconnect: boolean;
+  autoEjectHosts: boolean;
+  serverConnections: number;
+  serverRetryTimeout: number;
+  serverFailureLimit: number;
+  servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
+}
+
+export interface Config {
+  file: string;
+  pools: PoolConfig[]; // sorted by pool name, same rule
+}

@@ -1,0 +1,97 @@
+// The in-flight request record, shared by the client FIFO and the server FIFO.
+//
+//   client FIFO: [m1][m2][m3]  replies leave in this order, a done head at a time
+//   server FIFO: [m2][m1']     each reply pairs with the head (m1' = a fragment of m1)
+//
+// A request is offsets into the client's receive buffer (zero copy); only fragments of
+// multi-key commands own freshly built bytes. Records are reused from a free list.
+
+/** What the client sees for a request: nothing yet, a relayed/merged reply, or nothing at all (noreply). */
+export class Msg {
+  /** Owner connection, or null for internal requests (AUTH/SELECT on a new server connection). */
+  client: MsgOwner | null = null;
+  /** Request bytes: buf[start, end). */
+  buf: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+  /** Extra bytes written right after the request (memcache quiet meta: `mn\r\n`). */
+  suffix: Buffer | null = null;
+  /** Protocol command row. */
+  cmd = 0;
+  /** Reply expected from the server (false for memcache noreply). */
+  expectReply = true;
+  /** Reply is read and dropped (internal AUTH/SELECT). */
+  swallow = false;
+  /** Reply bytes for the client once done (null = send nothing). */
+  reply: Buffer | null = null;
+  done = false;
+  /** Close the client connection after this reply is written (QUIT, protocol error). */
+  closeAfter = false;
+  /** Deadline in ms since epoch; 0 = none. */
+  deadline = 0;
+  /** Server index this request (or fragment) was routed to. */
+  server = -1;
+
+  // fragments: a parent has frags; each frag points back to its parent
+  parent: Msg | null = null;
+  frags: Msg[] | null = null;
+  pending = 0;
+  /** Per-fragment result: reply slice, offsets of its elements/values, integer, error text. */
+  fragReply: Buffer | null = null;
+  fragOffsets: number[] | null = null;
+  fragInt = 0;
+  /** First byte of the fragment's reply (`*`, `:`, `+`, `-`, ...) or protocol-specific kind. */
+  fragType = 0;
+  fragError: string | null = null;
+  /** Parent: for each original key, which fragment it went to. */
+  keyFrag: number[] | null = null;
+  /** For logging/latency: when it was queued (ms). */
+  queuedAt = 0;
+
+  reset(): void {
+    this.client = null;
+    this.buf = EMPTY;
+    this.start = 0;
+    this.end = 0;
+    this.suffix = null;
+    this.cmd = 0;
+    this.expectReply = true;
+    this.swallow = false;
+    this.reply = null;
+    this.done = false;
+    this.closeAfter = false;
+    this.deadline = 0;
+    this.server = -1;
+    this.parent = null;
+    this.frags = null;
+    this.pending = 0;
+    this.fragReply = null;
+    this.fragOffsets = null;
+    this.fragInt = 0;
+    this.fragType = 0;
+    this.fragError = null;
+    this.keyFrag = null;
+    this.queuedAt = 0;
+  }
+}
+
+/** The side that owns a request and receives its completion (a client connection). */
+export interface MsgOwner {
+  /** A request of this owner became done; the owner writes out every done request at its FIFO head. */
+  onMsgDone(): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const free: Msg[] = [];
+const FREE_MAX = 4096;
+
+export function allocMsg(): Msg {
+  const m = free.pop();
+  return m === undefined ? new Msg() : m;
+}
+
+export function freeMsg(m: Msg): void {
+  if (m.frags !== null) for (const f of m.frags) freeMsg(f);
+  m.reset();
+  if (free.length < FREE_MAX) free.push(m);
+}

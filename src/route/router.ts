@@ -1,0 +1,69 @@
+// Router: key bytes -> server index for one pool (spec §3.1 steps 2-5). Sits between the request parser
+// (which gives key offsets in the receive buffer) and the server pool (which owns the connections).
+//
+//   key buf[start..end) --hash_tag--> tag range --hash--> uint32 --distribution--> server index | -1
+//
+// Everything that depends on configuration is fixed at construction; route() allocates nothing.
+
+import { type DistName, type DistServer, type Distribution, createDistribution } from './dist/index';
+import { TAG, hashTagRange } from './hash-tag';
+import { HASHES, type HashFn, type HashName } from './hash/index';
+
+export interface RouterOptions {
+  hash: HashName;
+  distribution: DistName;
+  /** Two bytes L,R (e.g. `{}`), or null for no hash tag. */
+  hashTag: Buffer | null;
+  /** The pool's servers, already in sorted order (config sorts them). */
+  servers: readonly { name: string; weight: number }[];
+}
+
+export class Router {
+  private readonly hashFn: HashFn;
+  private readonly dist: Distribution;
+  private readonly servers: readonly DistServer[];
+  /** Hash-tag delimiters, or -1 when the pool has no hash tag. */
+  private readonly tagLeft: number;
+  private readonly tagRight: number;
+  private liveCount: number;
+
+  constructor(opts: RouterOptions) {
+    this.hashFn = HASHES[opts.hash];
+    this.dist = createDistribution(opts.distribution);
+    this.servers = opts.servers.map((s, index) => ({ name: s.name, weight: s.weight, index }));
+    const tag = opts.hashTag;
+    if (tag !== null && tag.length !== 2) throw new RangeError('hash tag must be exactly 2 bytes');
+    this.tagLeft = tag === null ? -1 : tag[0]!;
+    this.tagRight = tag === null ? -1 : tag[1]!;
+    this.liveCount = this.servers.length;
+    this.dist.build(this.servers);
+  }
+
+  /** Rebuilds the distribution over the servers whose liveMask entry is true; indices stay those of the full list. */
+  rebuild(liveMask: readonly boolean[]): void {
+    const live = this.servers.filter((s) => liveMask[s.index] === true);
+    this.liveCount = live.length;
+    this.dist.build(live);
+  }
+
+  /**
+   * Server index for the key buf[start..end); -1 when no server is live. A one-server pool always gets 0
+   * without hashing; an empty key (or tag-extracted key) dispatches hash value 0.
+   */
+  route(buf: Buffer, start: number, end: number): number {
+    if (this.liveCount === 0) return -1;
+    if (this.servers.length === 1) return 0;
+    if (this.tagLeft >= 0) {
+      hashTagRange(buf, start, end, this.tagLeft, this.tagRight);
+      start = TAG.start;
+      end = TAG.end;
+    }
+    const hash = start === end ? 0 : this.hashFn(buf, start, end);
+    return this.dist.dispatch(hash);
+  }
+
+  /** Number of servers in the pool (live or not). */
+  get size(): number {
+    return this.servers.length;
+  }
+}

@@ -1,0 +1,226 @@
+// Server side of the data path: one persistent connection to a backend. Requests of many
+// clients are queued here, written once per event-loop turn, and each reply completes the
+// request at the head of the in-flight FIFO.
+//
+//   enqueue ─► outbox (one write per turn) ─► backend
+//   inflight FIFO: [m1][m2][m3] ◄─ reply parser: each whole reply pairs with the head
+//
+// Failure (connect error, reset, EOF, timeout, unparseable reply) closes the connection and
+// completes every request in the FIFO with an error; the next request reconnects.
+
+import * as net from 'node:net';
+import { Ring } from '../util/ring';
+import { Outbox } from '../util/outbox';
+import { OK, AGAIN } from '../protocol/parse';
+import { strerror, errCode } from '../util/errors';
+import { connCounts } from '../stats/counters';
+import { freeMsg, type Msg } from '../forward/msg';
+import type { ReplyReader } from '../forward/protocol';
+import type { Server, ServerPool } from './pool';
+
+const enum State {
+  IDLE,
+  CONNECTING,
+  CONNECTED,
+}
+
+export class ServerConn {
+  readonly server: Server;
+  readonly pool: ServerPool;
+  private socket: net.Socket | null = null;
+  private state = State.IDLE;
+  private readonly inflight = new Ring<Msg>(64);
+  private readonly out = new Outbox();
+  private readonly reader: ReplyReader;
+  private rest: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
+  private have = 0;
+  private need = 0;
+  /** Requests queued but not yet handed to the socket (twemproxy's in_queue). */
+  private unsent = 0;
+  private unsentBytes = 0;
+
+  constructor(server: Server) {
+    this.server = server;
+    this.pool = server.pool;
+    this.reader = this.pool.protocol.newReplyReader();
+  }
+
+  get idle(): boolean {
+    return this.inflight.length === 0;
+  }
+
+  get connected(): boolean {
+    return this.state === State.CONNECTED;
+  }
+
+  /** Queue one request (or fragment); its reply will complete it. */
+  enqueue(msg: Msg, bytes: Buffer, deadline: number): void {
+    if (this.state === State.IDLE) this.connect();
+    const st = this.server.stats;
+    msg.deadline = deadline;
+    if (!msg.swallow) {
+      st.requests++;
+      st.requestBytes += bytes.length;
+    }
+    this.out.push(bytes);
+    if (msg.suffix !== null) this.out.push(msg.suffix);
+    if (msg.expectReply) {
+      this.inflight.push(msg);
+      st.outQueue++;
+    }
+  }
+
+  connect(): void {
+    const srv = this.server;
+    this.state = State.CONNECTING;
+    const sock =
+      srv.unixPath !== null ? net.connect({ path: srv.unixPath }) : net.connect({ host: srv.host, port: srv.port });
+    this.socket = sock;
+    this.out.socket = sock;
+    this.out.ready = false;
+    connCounts.total++;
+    connCounts.current++;
+    if (srv.unixPath === null) sock.setNoDelay(true);
+    // AUTH then SELECT go first on every new connection (twemproxy sends SELECT first: a bug).
+    // enqueue() calls connect() before queueing, so the FIFO and outbox are empty here.
+    const hs = this.pool.handshake;
+    for (let i = 0; i < hs.length; i++) {
+      const m = this.pool.internalMsg();
+      this.inflight.push(m);
+      this.server.stats.outQueue++;
+      this.out.push(hs[i] as Buffer);
+    }
+    sock.on('connect', () => this.onConnect());
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('error', (err: Error) => this.fail(errCode(err)));
+    sock.on('end', () => this.fail('EOF'));
+    sock.on('close', () => this.fail('ECONNRESET'));
+  }
+
+  private onConnect(): void {
+    if (this.socket === null) return;
+    this.state = State.CONNECTED;
+    this.server.stats.serverConnections++;
+    this.out.markReady();
+  }
+
+  private onData(chunk: Buffer): void {
+    let buf: Buffer;
+    if (this.rest === null) {
+      buf = chunk;
+    } else {
+      if (this.chunks === null) this.chunks = [this.rest];
+      this.chunks.push(chunk);
+      this.have += chunk.length;
+      if (this.have < this.need) return;
+      buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.have);
+      this.chunks = null;
+      this.rest = null;
+    }
+    const reader = this.reader;
+    const fifo = this.inflight;
+    const st = this.server.stats;
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len) {
+      const head = fifo.peek();
+      if (head === undefined) {
+        // A reply nobody asked for: the stream can no longer be trusted.
+        this.fail('EINVAL');
+        return;
+      }
+      reader.prepare(head);
+      const s = reader.parse(buf, pos);
+      if (s === OK) {
+        const end = reader.end;
+        fifo.shift();
+        st.outQueue--;
+        if (head.swallow) {
+          freeMsg(head);
+        } else {
+          st.responses++;
+          st.responseBytes += end - pos;
+          const good = reader.complete(head, buf, pos, end);
+          if (good) this.server.onSuccess();
+          else this.server.onTransientFailure();
+          this.pool.finish(head);
+        }
+        pos = end;
+      } else if (s === AGAIN) {
+        this.rest = pos === 0 ? buf : buf.subarray(pos);
+        this.have = this.rest.length;
+        this.need = reader.need;
+        return;
+      } else {
+        this.fail('EINVAL');
+        return;
+      }
+    }
+    this.rest = null;
+  }
+
+  /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
+  fail(code: string): void {
+    const sock = this.socket;
+    if (sock === null) return;
+    this.socket = null;
+    this.out.socket = null;
+    this.out.discard();
+    sock.removeAllListeners();
+    sock.on('error', noop);
+    sock.destroy();
+    connCounts.current--;
+    const st = this.server.stats;
+    if (this.state === State.CONNECTED) st.serverConnections--;
+    this.state = State.IDLE;
+    this.rest = null;
+    this.chunks = null;
+    if (code === 'ETIMEDOUT') st.serverTimedout++;
+    else if (code === 'EOF') st.serverEof++;
+    else st.serverErr++;
+    const text = strerror(code === 'EOF' ? '' : code);
+    const fifo = this.inflight;
+    let m = fifo.shift();
+    while (m !== undefined) {
+      st.outQueue--;
+      if (m.swallow) freeMsg(m);
+      else this.pool.failMsg(m, text);
+      m = fifo.shift();
+    }
+    this.server.onConnFailure();
+  }
+
+  /** preconnect: open the connection now if it is not open or opening. */
+  ensureConnected(): void {
+    if (this.state === State.IDLE) this.connect();
+  }
+
+  /** Shutdown: close without counting a failure; waiting requests get an error reply. */
+  shutdown(): void {
+    const sock = this.socket;
+    if (sock === null) return;
+    sock.removeAllListeners();
+    sock.on('error', noop);
+    sock.end();
+    this.socket = null;
+    this.out.socket = null;
+    connCounts.current--;
+    if (this.state === State.CONNECTED) this.server.stats.serverConnections--;
+    this.state = State.IDLE;
+    let m = this.inflight.shift();
+    while (m !== undefined) {
+      if (m.swallow) freeMsg(m);
+      else this.pool.failMsg(m, 'Connection reset by peer');
+      m = this.inflight.shift();
+    }
+  }
+
+  /** Deadline check from the pool's tick: the oldest request bounds them all (FIFO, one timeout per pool). */
+  checkTimeout(now: number): void {
+    const head = this.inflight.peek();
+    if (head !== undefined && head.deadline !== 0 && head.deadline <= now) this.fail('ETIMEDOUT');
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,255 @@
+// Test harness: real redis-server, memcached, nutcracker and nutmeg processes on loopback,
+// on ephemeral ports, started and stopped by the tests themselves.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const NUTMEG_BIN = path.join(ROOT, 'bin', 'nutmeg');
+
+/** A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address() as net.AddressInfo;
+      s.close(() => resolve(a.port));
+    });
+  });
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Wait until a TCP port accepts connections (bounded). */
+export async function waitPort(port: number, timeoutMs = 10000, host = '127.0.0.1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
+export function tmpDir(prefix = 'nutmeg-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export class Proc {
+  readonly child: ChildProcess;
+  stderr = '';
+  stdout = '';
+  exited: Promise<number | null>;
+
+  constructor(cmd: string, args: string[], opts: { cwd?: string } = {}) {
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+    this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    try {
+      this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  async stop(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.signal(sig);
+    await this.exited;
+  }
+}
+
+export async function startRedis(port?: number, extra: string[] = []): Promise<Proc & { port: number }> {
+  const p = port ?? (await freePort());
+  const proc = new Proc('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra]) as Proc & { port: number };
+  proc.port = p;
+  await waitPort(p);
+  return proc;
+}
+
+export async function startMemcached(port?: number): Promise<Proc & { port: number }> {
+  const p = port ?? (await freePort());
+  const proc = new Proc('memcached', ['-p', String(p), '-l', '127.0.0.1', '-U', '0', '-t', '1', '-m', '64', '-u', 'root']) as Proc & { port: number };
+  proc.port = p;
+  await waitPort(p);
+  return proc;
+}
+
+export interface ProxyProc extends Proc {
+  statsPort: number;
+  dir: string;
+  conf: string;
+}
+
+/** Start nutmeg (bin/nutmeg) on a YAML text; waits for the stats port and every listen port given. */
+export async function startNutmeg(yaml: string, listenPorts: number[], extraArgs: string[] = []): Promise<ProxyProc> {
+  return startProxy(process.execPath, [NUTMEG_BIN], yaml, listenPorts, extraArgs);
+}
+
+/** Start the real nutcracker (Debian package) on the same YAML: the oracle. */
+export async function startNutcracker(yaml: string, listenPorts: number[]): Promise<ProxyProc> {
+  return startProxy('nutcracker', [], yaml, listenPorts, ['-i', '1']);
+}
+
+async function startProxy(cmd: string, pre: string[], yaml: string, listenPorts: number[], extraArgs: string[]): Promise<ProxyProc> {
+  const dir = tmpDir();
+  const conf = path.join(dir, 'conf.yml');
+  fs.writeFileSync(conf, yaml);
+  const statsPort = await freePort();
+  const proc = new Proc(cmd, [...pre, '-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', ...extraArgs]) as ProxyProc;
+  proc.statsPort = statsPort;
+  proc.dir = dir;
+  proc.conf = conf;
+  try {
+    await waitPort(statsPort, 10000);
+    for (const p of listenPorts) await waitPort(p, 10000);
+  } catch (e) {
+    await proc.stop();
+    throw new Error(`${cmd} did not start: ${(e as Error).message}\n${proc.stderr}`);
+  }
+  return proc;
+}
+
+/** Read the stats JSON document from a stats port. */
+export function readStats(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let data = '';
+    s.on('data', (d) => (data += d.toString()));
+    s.on('end', () => {
+      try {
+        resolve(JSON.parse(data) as Record<string, unknown>);
+      } catch (e) {
+        reject(new Error(`bad stats JSON: ${(e as Error).message}: ${data.slice(0, 200)}`));
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+export function readStatsRaw(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let data = '';
+    s.on('data', (d) => (data += d.toString()));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+}
+
+/** A raw TCP client for exact byte-level checks. */
+export class RawClient {
+  private sock: net.Socket;
+  private buf = Buffer.alloc(0);
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('error', () => {});
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  write(data: string | Buffer): void {
+    this.sock.write(data);
+  }
+
+  end(): void {
+    this.sock.end();
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+
+  /** Wait until `n` bytes arrived (or the peer closed / timeout), then take them. */
+  async read(n: number, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.buf.length < n && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, Math.max(1, deadline - Date.now()));
+      });
+    }
+    const out = this.buf.subarray(0, Math.min(n, this.buf.length));
+    this.buf = this.buf.subarray(out.length);
+    return Buffer.from(out);
+  }
+
+  /** Read until the data ends with `suffix` (or close/timeout); returns everything read. */
+  async readUntil(suffix: string, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.buf.toString('latin1').endsWith(suffix) && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, Math.max(1, deadline - Date.now()));
+      });
+    }
+    const out = this.buf.toString('latin1');
+    this.buf = Buffer.alloc(0);
+    return out;
+  }
+
+  /** Wait for the peer to close (true) or the timeout (false). */
+  async waitClose(timeoutMs = 3000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, Math.max(1, deadline - Date.now()));
+      });
+    }
+    return this.closed;
+  }
+}
