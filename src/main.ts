@@ -1,10 +1,14 @@
 // Process start and stop: flags, config, pools, listeners, stats port, signals, shutdown.
 //
-//   parse flags ─► -h/-V/-D/-t ─► (daemonize) ─► log ─► pid file ─► config ─► stats port
-//     ─► pools (+ preconnect) ─► listeners ─► serve ... SIGINT/SIGTERM ─► drain ─► exit 0
+//   parse flags ─► -h/-V/-D/-t ─► log ─► (-d: detached copy, parent exits 0) ─► signals ─► pid file
+//     ─► banner ─► config ─► stats port (+ http port) ─► pools (+ preconnect) ─► listeners
+//     ─► serve ... SIGINT/SIGTERM ─► drain ─► pid file removed ─► exit 0
+//
+// SIGHUP reopens the log file, SIGTTIN/SIGTTOU move the log level, SIGUSR1/SIGUSR2 are only logged.
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import { spawn } from 'node:child_process';
 import { parseArgs, usageText, versionBanner, describeStatsText, type CliOptions } from './cli-args';
 import { loadConfig } from './config/load';
@@ -15,7 +19,8 @@ import { Listener } from './client/listener';
 import { redisProtocol } from './forward/redis';
 import { memcacheProtocol } from './forward/memcache';
 import { statsJson } from './stats/json';
-import { initLog, log, changeLogLevel, reopenLog, flushLog } from './util/log';
+import { initLog, log, logAlways, changeLogLevel, reopenLog, flushLog } from './util/log';
+import { VERSION } from './version';
 import { stopTicker } from './util/clock';
 import { connCounts } from './stats/counters';
 import { startHttp, type HttpServer } from './stats/http';
@@ -29,6 +34,8 @@ export class Proxy {
   private readonly listeners: Listener[];
   private stats: net.Server | null = null;
   private http: HttpServer | null = null;
+  /** Set when shutdown begins (/healthz answers 503 from then on). */
+  stopping = false;
 
   constructor(config: Config) {
     this.config = config;
@@ -49,6 +56,7 @@ export class Proxy {
 
   /** Stop accepting, let in-flight requests finish (bounded), then close everything. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.listeners.map((l) => l.close()));
     const deadline = Date.now() + DRAIN_MS;
     while (Date.now() < deadline && this.pools.some((p) => p.busy())) await sleep(10);
@@ -82,6 +90,14 @@ function write(s: string): void {
   process.stderr.write(s);
 }
 
+/** Set in the environment of the detached copy started by -d, so that it runs instead of daemonizing again. */
+const DAEMON_ENV = 'NUTMEG_DAEMON_CHILD';
+
+/** "signal 1 (SIGHUP)": the number as Linux numbers it, then the name. */
+function signalText(name: NodeJS.Signals): string {
+  return `signal ${os.constants.signals[name]} (${name})`;
+}
+
 /** The whole CLI; returns the exit code for the commands that end at once, or never resolves while serving. */
 export async function main(argv: string[]): Promise<number> {
   const r = parseArgs(argv);
@@ -112,34 +128,58 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  if (opts.daemonize) return daemonize(argv);
+  const daemonChild = process.env[DAEMON_ENV] === '1';
+  delete process.env[DAEMON_ENV];
 
-  process.title = `nutmeg ${argv.join(' ')}`;
+  // Start-up order as nutcracker's: log, (daemonize), signals, pid file, banner, config, stats port, pools.
   try {
     initLog(opts.verbose, opts.output);
   } catch (e) {
-    write(`opening log file '${opts.output ?? ''}' failed: ${(e as Error).message}\n`);
+    write(`${(e as Error).message}\n`);
     return 1;
   }
+  if (opts.daemonize && !daemonChild) return daemonize(argv);
+  process.title = `nutmeg ${argv.join(' ')}`;
+
+  let stopSignal: NodeJS.Signals | null = null;
+  let wake: (() => void) | null = null;
+  let pidWritten = false;
+  const removePid = (): void => {
+    if (opts.pidFile === null || !pidWritten) return;
+    pidWritten = false;
+    try {
+      fs.unlinkSync(opts.pidFile);
+    } catch {
+      // already gone
+    }
+  };
+  installSignals((sig) => {
+    if (stopSignal !== null) {
+      // A second SIGINT/SIGTERM while draining: stop waiting.
+      logAlways(`${signalText(sig)} received again, exiting now`);
+      removePid();
+      flushLog();
+      process.exit(1);
+    }
+    stopSignal = sig;
+    logAlways(`${signalText(sig)} received, exiting`);
+    if (wake !== null) wake();
+  });
+
   if (opts.pidFile !== null) {
     try {
       fs.writeFileSync(opts.pidFile, String(process.pid), { mode: 0o644 });
+      pidWritten = true;
     } catch (e) {
-      log().fatal(`opening pid file '${opts.pidFile}' failed: ${(e as Error).message}`);
+      const text = `opening pid file '${opts.pidFile}' failed: ${(e as Error).message}`;
+      log().fatal(text);
       flushLog();
-      write(`nutmeg: opening pid file '${opts.pidFile}' failed: ${(e as Error).message}\n`);
+      write(`nutmeg: ${text}\n`);
       return 1;
     }
   }
-  const removePid = (): void => {
-    if (opts.pidFile !== null) {
-      try {
-        fs.unlinkSync(opts.pidFile);
-      } catch {
-        // already gone
-      }
-    }
-  };
+  logAlways(`nutmeg-${VERSION} built for ${os.type()} ${os.release()} ${os.arch()} started on pid ${process.pid}`);
+
   let config: Config;
   try {
     config = loadConfig(opts.confFile);
@@ -162,40 +202,45 @@ export async function main(argv: string[]): Promise<number> {
     removePid();
     return 1;
   }
-  log().info(`nutmeg-${versionBanner().split('\n')[0]?.replace('This is nutmeg-', '') ?? ''} started on pid ${process.pid}`);
   for (const p of proxy.pools) log().info(`pool '${p.config.name}' listening on ${p.config.listen.text} with ${p.servers.length} servers`);
+  if (opts.httpPort > 0) log().info(`metrics, health and status on http://${opts.httpAddr}:${opts.httpPort}/`);
 
+  await new Promise<void>((resolve) => {
+    wake = resolve;
+    if (stopSignal !== null) resolve();
+  });
+  await proxy.stop();
+  removePid();
+  logAlways('done, nutmeg done');
+  flushLog();
+  return 0;
+}
+
+/** SIGHUP/SIGTTIN/SIGTTOU/SIGUSR1/SIGUSR2 as nutcracker handles them; SIGINT and SIGTERM call `stop`. */
+function installSignals(stop: (sig: NodeJS.Signals) => void): void {
   process.on('SIGPIPE', () => {});
   process.on('SIGHUP', () => {
-    log().info('signal 1 (SIGHUP) received, reopening log file');
+    // The line goes to the old file first (nutcracker's order), then the file is reopened by path.
+    logAlways(`${signalText('SIGHUP')} received, reopening log file`);
     reopenLog();
+    logAlways('log file reopened');
   });
   process.on('SIGTTIN', () => {
-    log().info('signal 21 (SIGTTIN) received, up logging level');
-    log().info(`up log level to ${changeLogLevel(1)}`);
+    logAlways(`${signalText('SIGTTIN')} received, up logging level`);
+    const n = changeLogLevel(1);
+    logAlways(`up log level to ${n}`);
+    log().debug(`log level ${n}: debug lines are written`);
   });
   process.on('SIGTTOU', () => {
-    log().info('signal 22 (SIGTTOU) received, down logging level');
-    log().info(`down log level to ${changeLogLevel(-1)}`);
+    logAlways(`${signalText('SIGTTOU')} received, down logging level`);
+    const n = changeLogLevel(-1);
+    logAlways(`down log level to ${n}`);
+    log().debug(`log level ${n}: debug lines are written`);
   });
-  process.on('SIGUSR1', () => log().info('signal 10 (SIGUSR1) received'));
-  process.on('SIGUSR2', () => log().info('signal 12 (SIGUSR2) received'));
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log().info(`signal ${sig} received, exiting`);
-      void proxy.stop().then(() => {
-        removePid();
-        log().info('done, nutmeg done');
-        flushLog();
-        resolve(0);
-      });
-    };
-    process.on('SIGINT', () => stop('2 (SIGINT)'));
-    process.on('SIGTERM', () => stop('15 (SIGTERM)'));
-  });
+  process.on('SIGUSR1', () => logAlways(`${signalText('SIGUSR1')} received`));
+  process.on('SIGUSR2', () => logAlways(`${signalText('SIGUSR2')} received`));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 function describeError(e: unknown): string {
@@ -203,14 +248,20 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** -d: start a detached copy without -d, with stdio released, and return 0 at once (as nutcracker's parent does). */
+/**
+ * -d: start a detached copy of this command line (new session, stdio on /dev/null, same cwd) and return 0 at once,
+ * as nutcracker's parent does. The copy finds DAEMON_ENV set and runs instead of daemonizing again, so argv is
+ * passed through untouched (bundled flags like `-dv 6` included).
+ */
 function daemonize(argv: string[]): number {
-  const args = argv.filter((a) => a !== '-d' && a !== '--daemonize').map((a) => (a.startsWith('-') && !a.startsWith('--') && a.includes('d') && !/^-[vocsaipm]/.test(a) ? a.replace(/d/g, '') : a));
-  const child = spawn(process.execPath, [...process.execArgv, require.main?.filename ?? process.argv[1] ?? '', ...args.filter((a) => a !== '-')], {
+  const script = require.main?.filename ?? process.argv[1] ?? '';
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
     detached: true,
     stdio: 'ignore',
     cwd: process.cwd(),
+    env: { ...process.env, [DAEMON_ENV]: '1' },
   });
+  child.on('error', (e) => write(`nutmeg: daemonize failed: ${e.message}\n`));
   child.unref();
   return 0;
 }

@@ -81,4 +81,4 @@ function time(label: string, ops: number, fn: () => number): void {
 time(`request  get key:000123\\r\\n`, N, () => runRequests(gets));
 time(`request  set key:000123 0 0 10 + data`, N, () => runRequests(sets));
 time(`reply    VALUE key:000123 0 10 + data + END`, N, () => runReplies(values));
-time(`merge    10-key get over 3 fragments`, N / 10, () => runMerge(N / 10));
+time(`merge    10-key get over 3 fragments`, N, () => runMerge(N));

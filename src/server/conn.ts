@@ -59,6 +59,7 @@ export class ServerConn {
     if (this.state === State.IDLE) this.connect();
     const st = this.server.stats;
     msg.deadline = deadline;
+    msg.queuedAt = performance.now();
     if (!msg.swallow) {
       st.requests++;
       st.requestBytes += bytes.length;
@@ -140,6 +141,7 @@ export class ServerConn {
           freeMsg(head);
         } else {
           st.responses++;
+          st.latency.observe(performance.now() - head.queuedAt);
           st.responseBytes += end - pos;
           const good = reader.complete(head, buf, pos, end);
           if (good) this.server.onSuccess();

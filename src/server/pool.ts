@@ -112,7 +112,7 @@ export class ServerPool {
   send(index: number, msg: Msg, bytes: Buffer): void {
     msg.server = index;
     const srv = this.servers[index] as Server;
-    srv.conn().enqueue(msg, bytes, this.timeout > 0 ? Date.now() + this.timeout : 0);
+    srv.conn().enqueue(msg, bytes, this.deadline());
     if (!msg.expectReply) this.finish(msg);
   }
 
@@ -149,9 +149,16 @@ export class ServerPool {
     this.finish(msg);
   }
 
+  /** Deadline for a request queued now (ms since epoch), 0 without `timeout`. */
+  deadline(): number {
+    return this.timeout > 0 ? Date.now() + this.timeout : 0;
+  }
+
+  /** An internal request (AUTH/SELECT on a new connection): its reply is dropped; it times out like any request. */
   internalMsg(): Msg {
     const m = allocMsg();
     m.swallow = true;
+    m.deadline = this.deadline();
     return m;
   }
 

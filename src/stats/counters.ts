@@ -25,7 +25,37 @@ export class ServerStats {
   inQueueBytes = 0;
   outQueue = 0;
   outQueueBytes = 0;
+  /** Reply latency (request queued -> reply matched); not part of the twemproxy JSON. */
+  readonly latency = new LatencyHistogram();
 }
 
 /** Process-wide connection counts (listeners + clients + server connections), as twemproxy reports them. */
 export const connCounts = { total: 0, current: 0 };
+
+/**
+ * Reply latency buckets, shared by every server: upper bounds in µs (a value lands in the first bucket whose bound is
+ * >= it; the extra last bucket is +Inf). Observed once per matched reply, read at scrape time (/metrics, status page).
+ */
+export const LATENCY_BOUNDS_US: readonly number[] = [
+  50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+];
+
+/** Per-server latency histogram: plain numbers, non-cumulative bucket counts (index LATENCY_BOUNDS_US.length = +Inf). */
+export class LatencyHistogram {
+  readonly buckets = new Float64Array(LATENCY_BOUNDS_US.length + 1);
+  /** Sum of the observed latencies in µs. */
+  sumUs = 0;
+  count = 0;
+
+  /** One reply's latency in ms (performance.now() difference). */
+  observe(ms: number): void {
+    const us = ms * 1000;
+    const bounds = LATENCY_BOUNDS_US;
+    const n = bounds.length;
+    let i = 0;
+    while (i < n && us > (bounds[i] as number)) i++;
+    this.buckets[i] = (this.buckets[i] as number) + 1;
+    this.sumUs += us;
+    this.count++;
+  }
+}

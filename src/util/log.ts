@@ -1,16 +1,29 @@
-// Logging for start-up, faults and shutdown (never per request at the default level), through
-// pino. Levels follow nutcracker's -v: 0 EMERG .. 5 NOTICE (default) .. 11 PVERB.
+// Logging for start-up, faults, signals and shutdown (never per request at the default level), through
+// pino, one JSON line per message, to stderr or to the -o file. Levels follow nutcracker's -v:
 //
-//   -v 0..2 fatal   3 error   4 warn   5..6 info   7 debug   8..11 trace
+//   -v 0..2 fatal   3 error   4 warn   5..6 info (5 = NOTICE, default)   7 debug   8..11 trace
+//
+// logAlways() is for what nutcracker writes at any level: the start banner, signal lines, `done`.
+// SIGHUP -> reopenLog(): the file is reopened by path (logrotate moved the old one away);
+// SIGTTIN / SIGTTOU -> changeLogLevel(+1 / -1).
 
+import * as fs from 'node:fs';
 import pino from 'pino';
+import { strerror, errCode } from './errors';
 
-let dest: pino.DestinationStream & { reopen?: () => void; flushSync?: () => void } = pino.destination({ dest: 2, sync: true });
+type Destination = ReturnType<typeof pino.destination>;
+
+let dest: Destination = stderrDestination();
 let logger: pino.Logger = pino({ base: null, level: 'info' }, dest);
+let always: pino.Logger = logger.child({}, { level: 'trace' });
 let verbosity = 5;
 let outputFile: string | null = null;
 
-function pinoLevel(v: number): pino.Level {
+function stderrDestination(): Destination {
+  return pino.destination({ dest: 2, sync: true });
+}
+
+export function pinoLevel(v: number): pino.Level {
   if (v <= 2) return 'fatal';
   if (v === 3) return 'error';
   if (v === 4) return 'warn';
@@ -19,40 +32,63 @@ function pinoLevel(v: number): pino.Level {
   return 'trace';
 }
 
-/** Open the log (stderr or -o file, appended). Throws if the file cannot be opened. */
+/**
+ * Open the log (stderr, or the -o file appended/created with mode 0644). Throws an Error whose message is
+ * nutcracker's text (`opening log file '<p>' failed: <strerror>`) if the file cannot be opened.
+ */
 export function initLog(level: number, file: string | null): void {
   verbosity = Math.min(11, Math.max(0, level));
   outputFile = file;
-  dest = file === null ? pino.destination({ dest: 2, sync: true }) : pino.destination({ dest: file, append: true, sync: true, mkdir: false });
+  if (file !== null) {
+    // sonic-boom reports an open failure only as a later 'error' event: check it here, synchronously.
+    try {
+      fs.closeSync(fs.openSync(file, 'a', 0o644));
+    } catch (e) {
+      throw new Error(`opening log file '${file}' failed: ${describeErrno(e)}`);
+    }
+  }
+  dest = file === null ? stderrDestination() : pino.destination({ dest: file, append: true, sync: true, mkdir: false, mode: 0o644 });
+  dest.on('error', () => {}); // a failed reopen keeps writing to the old file
   logger = pino({ base: { pid: process.pid }, level: pinoLevel(verbosity), timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  always = logger.child({}, { level: 'trace' });
+}
+
+function describeErrno(e: unknown): string {
+  const text = strerror(errCode(e));
+  return text === 'unknown' && e instanceof Error ? e.message : text;
 }
 
 export function log(): pino.Logger {
   return logger;
 }
 
+/** A line written whatever the level (nutcracker's loga / log_safe): banners, signals, shutdown. */
+export function logAlways(msg: string): void {
+  always.info(msg);
+}
+
 export function logLevel(): number {
   return verbosity;
 }
 
-/** SIGTTIN / SIGTTOU: one step up or down, clamped to 0..11. */
+/** SIGTTIN / SIGTTOU: one step up or down, clamped to 0..11; returns the new level. */
 export function changeLogLevel(delta: number): number {
   verbosity = Math.min(11, Math.max(0, verbosity + delta));
   logger.level = pinoLevel(verbosity);
   return verbosity;
 }
 
-/** SIGHUP: reopen the log file so logrotate can move it away. */
+/** SIGHUP: reopen the log file by path so logrotate can move the old one away (no-op on stderr). */
 export function reopenLog(): void {
-  if (outputFile !== null && dest.reopen !== undefined) dest.reopen();
+  if (outputFile === null) return;
+  flushLog();
+  dest.reopen();
 }
 
 export function flushLog(): void {
-  if (dest.flushSync !== undefined) {
-    try {
-      dest.flushSync();
-    } catch {
-      // nothing buffered
-    }
+  try {
+    dest.flushSync();
+  } catch {
+    // nothing buffered
   }
 }

@@ -253,3 +253,43 @@ export class RawClient {
     return this.closed;
   }
 }
+
+/**
+ * One request/reply exchange on a fresh connection: connect, write `data`, collect bytes until `done(received)`
+ * is true, the peer closes, or `timeoutMs` passes; then close. Leaves no timer or socket behind
+ * (RawClient.read/readUntil leave their timeout timers pending, which keeps a test file alive until they fire).
+ */
+export function exchange(port: number, data: string | Buffer, done: (received: Buffer) => boolean, timeoutMs = 10000): Promise<{ data: Buffer; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let closed = false;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ data: Buffer.concat(chunks, size), closed });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    s.once('connect', () => s.write(data));
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      if (done(Buffer.concat(chunks, size))) finish();
+    });
+    s.on('close', () => {
+      closed = true;
+      finish();
+    });
+    s.on('error', (e) => {
+      if (size === 0 && !finished) {
+        finished = true;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+  });
+}

@@ -16,6 +16,9 @@
 
 import { REPLY_END } from './replies';
 
+/** Blocks up to this size are copied by a JS loop. */
+const SMALL = 64;
+
 let cursor = new Int32Array(16);
 let pick = new Int32Array(64);
 
@@ -78,7 +81,15 @@ export function mergeRetrieval(
     if (j < 0) continue;
     const f = keyFrag[k]!;
     const q = values[f]!;
-    off += replies[f]!.copy(out, off, q[j]!, q[j + 1]!);
+    const src = replies[f]!;
+    const bs = q[j]!;
+    const be = q[j + 1]!;
+    if (be - bs <= SMALL) {
+      // Short blocks: a byte loop beats the native copy call.
+      for (let i = bs; i < be; i++) out[off++] = src[i]!;
+    } else {
+      off += src.copy(out, off, bs, be);
+    }
   }
   REPLY_END.copy(out, off);
   return out;

@@ -1,0 +1,415 @@
+// Liveness of a Redis pool under real faults: backends hung (SIGSTOP), killed (SIGKILL) and restarted,
+// timeouts, auto-ejection compared with the real nutcracker, preconnect, and graceful shutdown.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import Redis from 'ioredis';
+import { startRedis, startNutmeg, startNutcracker, freePorts, readStats, sleep, type Proc, type ProxyProc } from '../helpers/procs';
+import { RedisReplyParser } from '../../src/protocol/redis/reply';
+import { OK, AGAIN } from '../../src/protocol/parse';
+import { Router } from '../../src/route/router';
+
+type Backend = Proc & { port: number };
+const procs: Proc[] = [];
+
+after(async () => {
+  for (const p of procs) p.signal('SIGCONT');
+  await Promise.all(procs.map((p) => p.stop()));
+});
+
+async function redis(port?: number): Promise<Backend> {
+  const b = await startRedis(port);
+  procs.push(b);
+  return b;
+}
+
+async function nutmeg(yaml: string, ports: number[]): Promise<ProxyProc> {
+  const p = await startNutmeg(yaml, ports);
+  procs.push(p);
+  return p;
+}
+
+async function nutcracker(yaml: string, ports: number[]): Promise<ProxyProc> {
+  const p = await startNutcracker(yaml, ports);
+  procs.push(p);
+  return p;
+}
+
+function poolYaml(listen: number, backends: Backend[], extra: string[]): string {
+  return [
+    'alpha:',
+    `  listen: 127.0.0.1:${listen}`,
+    '  hash: fnv1a_64',
+    '  distribution: ketama',
+    '  redis: true',
+    ...extra.map((l) => `  ${l}`),
+    '  servers:',
+    ...backends.map((b, i) => `    - 127.0.0.1:${b.port}:1 s${i}`),
+    '',
+  ].join('\n');
+}
+
+/** Keys that the pool (servers s0..s{n-1}, all live) routes to server `idx`. */
+function keysOn(n: number, idx: number, prefix: string, count: number): string[] {
+  const r = new Router({
+    hash: 'fnv1a_64',
+    distribution: 'ketama',
+    hashTag: null,
+    servers: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, weight: 1 })),
+  });
+  const out: string[] = [];
+  for (let i = 0; out.length < count && i < 100000; i++) {
+    const k = Buffer.from(`${prefix}${i}`);
+    if (r.route(k, 0, k.length) === idx) out.push(k.toString());
+  }
+  return out;
+}
+
+function enc(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a) : a;
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Raw RESP client: replies are framed by the reply parser, so a lost, doubled or garbled reply shows. */
+class Resp {
+  readonly sock: net.Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly parser = new RedisReplyParser();
+  readonly replies: string[] = [];
+  garbage = false;
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.on('data', (d: Buffer) => {
+      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      for (;;) {
+        if (this.buf.length === 0) break;
+        const st = this.parser.parse(this.buf, 0);
+        if (st === OK) {
+          this.replies.push(this.buf.toString('latin1', 0, this.parser.end));
+          this.buf = this.buf.subarray(this.parser.end);
+        } else if (st === AGAIN) {
+          break;
+        } else {
+          this.garbage = true;
+          break;
+        }
+      }
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('error', () => {});
+  }
+
+  static connect(port: number): Promise<Resp> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => resolve(new Resp(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(...args: (string | Buffer)[]): void {
+    this.sock.write(enc(...args));
+  }
+
+  /** Wait for `n` replies in total (or close / timeout); returns all received so far and clears them. */
+  async take(n: number, timeoutMs = 5000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.replies.length < n && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, Math.max(1, deadline - Date.now()));
+      });
+    }
+    return this.replies.splice(0, this.replies.length);
+  }
+
+  async cmd(...args: (string | Buffer)[]): Promise<string> {
+    this.send(...args);
+    const r = await this.take(1);
+    assert.equal(r.length, 1, `one reply to ${args.join(' ')}: ${JSON.stringify(r)}`);
+    return r[0]!;
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+type PoolStats = Record<string, number | Record<string, number>>;
+async function poolStats(p: ProxyProc, pool = 'alpha'): Promise<PoolStats> {
+  const s = await readStats(p.statsPort);
+  return s[pool] as PoolStats;
+}
+function srv(st: PoolStats, name: string): Record<string, number> {
+  return st[name] as Record<string, number>;
+}
+function num(st: PoolStats, name: string): number {
+  return st[name] as number;
+}
+
+const TIMEDOUT = '-ERR Connection timed out\r\n';
+const REFUSED = '-ERR Connection refused\r\n';
+const NIL = '$-1\r\n';
+const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+
+test('timeout: a hung backend (SIGSTOP) fails its requests in order, others are unaffected, SIGCONT recovers', async () => {
+  const b = [await redis(), await redis()];
+  const [port] = await freePorts(1);
+  const px = await nutmeg(poolYaml(port!, b, ['timeout: 400']), [port!]);
+  const [a0, a1] = keysOn(2, 0, 'to:a:', 2);
+  const [c0] = keysOn(2, 1, 'to:c:', 1);
+  const c = await Resp.connect(port!);
+  const other = await Resp.connect(port!);
+  try {
+    assert.equal(await c.cmd('SET', a0!, 'A'), '+OK\r\n');
+    assert.equal(await c.cmd('SET', c0!, 'C'), '+OK\r\n');
+    b[0]!.signal('SIGSTOP');
+    const t0 = Date.now();
+    // Pipelined: hung, live, hung, local. The live reply must wait behind the first error.
+    c.send('GET', a0!);
+    c.send('GET', c0!);
+    c.send('GET', a1!);
+    c.send('PING');
+    other.send('GET', a1!); // another client on the same hung connection fails with it
+    const first = await c.take(1, 3000);
+    const firstAt = Date.now() - t0;
+    const rest = await c.take(3, 3000);
+    const replies = [...first, ...rest];
+    assert.deepEqual(replies, [TIMEDOUT, bulk('C'), TIMEDOUT, '+PONG\r\n']);
+    assert.ok(firstAt >= 380 && firstAt < 1500, `first reply after ${firstAt} ms`);
+    assert.deepEqual(await other.take(1, 2000), [TIMEDOUT]);
+    // Live server still answers while the other one hangs.
+    assert.equal(await c.cmd('GET', c0!), bulk('C'));
+    const st = await poolStats(px);
+    assert.equal(srv(st, 's0').server_timedout, 1, 'one connection closed by timeout');
+    assert.equal(srv(st, 's1').server_timedout, 0);
+    assert.ok(num(st, 'forward_error') >= 3);
+    b[0]!.signal('SIGCONT');
+    await sleep(50);
+    assert.equal(await c.cmd('GET', a0!), bulk('A'), 'reconnects after SIGCONT');
+    assert.equal(await other.cmd('GET', a0!), bulk('A'));
+    assert.equal(c.garbage || other.garbage, false);
+  } finally {
+    b[0]!.signal('SIGCONT');
+    c.close();
+    other.close();
+  }
+});
+
+test('timeout also covers the connection handshake (redis_db SELECT on a new connection)', async () => {
+  const b = [await redis(), await redis()];
+  const [port] = await freePorts(1);
+  const px = await nutmeg(poolYaml(port!, b, ['timeout: 300', 'redis_db: 1']), [port!]);
+  const [a0] = keysOn(2, 0, 'hs:', 1);
+  const c = await Resp.connect(port!);
+  try {
+    // Hung before the first request: the connection's head is the internal SELECT.
+    b[0]!.signal('SIGSTOP');
+    const t0 = Date.now();
+    c.send('GET', a0!);
+    assert.deepEqual(await c.take(1, 3000), [TIMEDOUT]);
+    const dt = Date.now() - t0;
+    assert.ok(dt >= 280 && dt < 1500, `timed out after ${dt} ms`);
+    b[0]!.signal('SIGCONT');
+    await sleep(50);
+    assert.equal(await c.cmd('SET', a0!, 'x'), '+OK\r\n');
+    const d = new Redis({ port: b[0]!.port, db: 1 });
+    assert.equal(await d.get(a0!), 'x', 'the SELECT went first');
+    d.disconnect();
+    assert.equal(srv(await poolStats(px), 's0').server_timedout, 1);
+  } finally {
+    b[0]!.signal('SIGCONT');
+    c.close();
+  }
+});
+
+test('timeout covers connecting: a backend whose accept queue is full (SYN dropped)', async () => {
+  const b = [await redis(undefined), await redis()];
+  const [port] = await freePorts(1);
+  // Restart s0 with the smallest accept backlog, stop it, and fill the queue with idle connections.
+  await b[0]!.stop();
+  const slow = await startRedis(b[0]!.port, ['--tcp-backlog', '1']);
+  procs.push(slow);
+  b[0] = slow;
+  const px = await nutmeg(poolYaml(port!, b, ['timeout: 300']), [port!]);
+  const [a0] = keysOn(2, 0, 'cn:', 1);
+  const [c0] = keysOn(2, 1, 'cn:c:', 1);
+  slow.signal('SIGSTOP');
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = net.connect({ port: slow.port, host: '127.0.0.1' });
+    s.on('error', () => {});
+    fillers.push(s);
+  }
+  await sleep(100);
+  const c = await Resp.connect(port!);
+  try {
+    const t0 = Date.now();
+    c.send('GET', a0!);
+    c.send('GET', c0!);
+    assert.deepEqual(await c.take(2, 3000), [TIMEDOUT, NIL]);
+    const dt = Date.now() - t0;
+    assert.ok(dt >= 280 && dt < 1500, `timed out after ${dt} ms`);
+    const st = srv(await poolStats(px), 's0');
+    assert.equal(st.server_timedout, 1);
+    assert.equal(st.server_connections, 0, 'the connection never completed');
+  } finally {
+    for (const s of fillers) s.destroy();
+    slow.signal('SIGCONT');
+    c.close();
+  }
+});
+
+/** Writes `n` keys through the proxy, then asks every live backend directly which of them it holds. */
+async function placement(c: Resp, backends: Backend[], live: number[], n: number): Promise<number[]> {
+  for (let i = 0; i < n; i++) c.send('SET', `pl:${i}`, 'x');
+  const r = await c.take(n);
+  assert.equal(r.filter((x) => x === '+OK\r\n').length, n, `all SETs stored: ${r.slice(0, 3).join(' ')}`);
+  const where = new Array<number>(n).fill(-1);
+  const keys = Array.from({ length: n }, (_, i) => `pl:${i}`);
+  for (const i of live) {
+    const d = new Redis({ port: backends[i]!.port });
+    const got = await d.mget(...keys);
+    got.forEach((v, k) => {
+      if (v !== null) where[k] = i;
+    });
+    await d.del(...keys);
+    d.disconnect();
+  }
+  return where;
+}
+
+/**
+ * The auto-eject scenario, the same for nutcracker and nutmeg: s1 killed, failures until ejected, keys moved,
+ * retried after server_retry_timeout (still dead: ejected again), restarted, back on the next retry.
+ */
+async function ejectScenario(px: ProxyProc, port: number, b: Backend[], retryMs: number): Promise<{ log: string[]; moved: number[]; stats: PoolStats[] }> {
+  const dead = keysOn(3, 1, 'ej:', 10);
+  const log: string[] = [];
+  const stats: PoolStats[] = [];
+  const c = await Resp.connect(port);
+  try {
+    await b[1]!.stop();
+    // failure 1, failure 2 = server_failure_limit: ejected; then the key lives elsewhere.
+    for (let i = 0; i < 5; i++) log.push(await c.cmd('GET', dead[i]!));
+    const moved = await placement(c, b, [0, 2], 200);
+    await sleep(1100); // nutcracker aggregates stats every -i 1 ms ... after a wakeup
+    const st1 = await poolStats(px);
+    stats.push(st1);
+    const ejectedAt = srv(st1, 's1').server_ejected_at! / 1000;
+    // Before the retry time: still ejected.
+    await sleep(Math.max(0, ejectedAt + retryMs - 300 - Date.now()));
+    log.push(await c.cmd('GET', dead[5]!));
+    // After it: tried again (no health check), still dead: two more failures, ejected again.
+    await sleep(Math.max(0, ejectedAt + retryMs + 200 - Date.now()));
+    for (let i = 0; i < 3; i++) log.push(await c.cmd('GET', dead[6 + i]!));
+    const tEject2 = Date.now();
+    b[1] = await redis(b[1]!.port);
+    await sleep(Math.max(0, tEject2 + retryMs + 200 - Date.now()));
+    // Back: the restarted server answers and keeps its keys.
+    log.push(await c.cmd('SET', dead[9]!, 'back'));
+    log.push(await c.cmd('GET', dead[9]!));
+    const d = new Redis({ port: b[1]!.port });
+    log.push(`direct:${await d.get(dead[9]!)}`);
+    await d.flushall();
+    d.disconnect();
+    await sleep(1100);
+    stats.push(await poolStats(px));
+    return { log, moved, stats };
+  } finally {
+    c.close();
+  }
+}
+
+test('auto-eject: ejection, key movement, retry and return match nutcracker on the same backends', async () => {
+  const b = [await redis(), await redis(), await redis()];
+  const [pn, pm] = await freePorts(2);
+  const retryMs = 1500;
+  const extra = ['timeout: 1000', 'auto_eject_hosts: true', 'server_failure_limit: 2', `server_retry_timeout: ${retryMs}`];
+  const nc = await nutcracker(poolYaml(pn!, b, extra), [pn!]);
+  const nm = await nutmeg(poolYaml(pm!, b, extra), [pm!]);
+  const want = [REFUSED, REFUSED, NIL, NIL, NIL, NIL, REFUSED, REFUSED, NIL, '+OK\r\n', bulk('back'), 'direct:back'];
+  const t0 = Date.now() * 1000;
+  const ref = await ejectScenario(nc, pn!, b, retryMs);
+  assert.deepEqual(ref.log, want, 'nutcracker behaves as the spec says');
+  const t1 = Date.now() * 1000;
+  const got = await ejectScenario(nm, pm!, b, retryMs);
+  assert.deepEqual(got.log, want);
+  // Keys of the ejected server move exactly where nutcracker moves them; the others stay.
+  assert.equal(got.moved.filter((x) => x < 0).length, 0);
+  assert.deepEqual(got.moved, ref.moved);
+  const s1Keys = new Set(keysOn(3, 1, 'pl:', 200).map((k) => Number(k.slice(3))).filter((i) => i < 200));
+  const stay = new Router({ hash: 'fnv1a_64', distribution: 'ketama', hashTag: null, servers: [0, 1, 2].map((i) => ({ name: `s${i}`, weight: 1 })) });
+  for (let i = 0; i < 200; i++) {
+    const k = Buffer.from(`pl:${i}`);
+    if (!s1Keys.has(i)) assert.equal(got.moved[i], stay.route(k, 0, k.length), `pl:${i} does not move`);
+  }
+  // Counts and times: one ejection after the 2nd failure, a second one after the retry; s0/s2 never.
+  const [a, z] = got.stats as [PoolStats, PoolStats];
+  assert.equal(num(a, 'server_ejects'), 1);
+  assert.ok(srv(a, 's1').server_ejected_at! >= t1 && srv(a, 's1').server_ejected_at! <= Date.now() * 1000);
+  assert.equal(num(z, 'server_ejects'), 2);
+  assert.ok(srv(z, 's1').server_ejected_at! >= srv(a, 's1').server_ejected_at! + retryMs * 1000);
+  assert.equal(srv(z, 's0').server_ejected_at, 0);
+  assert.equal(srv(z, 's2').server_ejected_at, 0);
+  const [ra, rz] = ref.stats as [PoolStats, PoolStats];
+  assert.equal(num(ra, 'server_ejects'), 1);
+  assert.equal(num(rz, 'server_ejects'), 2);
+  assert.ok(srv(ra, 's1').server_ejected_at! >= t0);
+  // Failures were counted per connection close (refused connects are server_err).
+  assert.equal(srv(z, 's1').server_err, srv(rz, 's1').server_err);
+});
+
+test('without auto-eject a dead server fails fast with Connection refused and the others are unaffected', async () => {
+  const b = [await redis(), await redis(), await redis()];
+  const [pn, pm] = await freePorts(2);
+  const extra = ['timeout: 2000', 'server_failure_limit: 1'];
+  await nutcracker(poolYaml(pn!, b, extra), [pn!]);
+  await nutmeg(poolYaml(pm!, b, extra), [pm!]);
+  const dead = keysOn(3, 1, 'nd:', 5);
+  const live = [...keysOn(3, 0, 'nl:', 3), ...keysOn(3, 2, 'nl:', 3)];
+  const n = await Resp.connect(pn!);
+  const m = await Resp.connect(pm!);
+  try {
+    for (const k of live) {
+      assert.equal(await m.cmd('SET', k, k), '+OK\r\n');
+    }
+    await b[1]!.stop();
+    for (const k of dead) {
+      const t = Date.now();
+      const r = await m.cmd('GET', k);
+      assert.equal(r, REFUSED);
+      assert.ok(Date.now() - t < 200, 'fails fast');
+      assert.equal(await n.cmd('GET', k), r, 'same as nutcracker');
+    }
+    for (const k of live) assert.equal(await m.cmd('GET', k), bulk(k));
+    // Pipelined mix: errors stay in their slots.
+    m.send('GET', dead[0]!);
+    m.send('GET', live[0]!);
+    m.send('GET', dead[1]!);
+    m.send('GET', live[5]!);
+    assert.deepEqual(await m.take(4), [REFUSED, bulk(live[0]!), REFUSED, bulk(live[5]!)]);
+    b[1] = await redis(b[1]!.port);
+    assert.equal(await m.cmd('SET', dead[0]!, 'v'), '+OK\r\n', 'reconnected on demand');
+  } finally {
+    n.close();
+    m.close();
+  }
+});
