@@ -222,8 +222,7 @@ function installSignals(stop: (sig: NodeJS.Signals) => void): void {
   process.on('SIGHUP', () => {
     // The line goes to the old file first (nutcracker's order), then the file is reopened by path.
     logAlways(`${signalText('SIGHUP')} received, reopening log file`);
-    reopenLog();
-    logAlways('log file reopened');
+    if (reopenLog()) logAlways('log file reopened');
   });
   process.on('SIGTTIN', () => {
     logAlways(`${signalText('SIGTTIN')} received, up logging level`);

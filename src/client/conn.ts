@@ -4,8 +4,11 @@
 //   data ─► input (rest + chunks) ─► reader.parse ─► msg into FIFO ─► dispatch
 //   FIFO:  [done][done][waiting][done]   ─► the two done at the head are written, the rest wait
 //
-// Backpressure: when the socket's write buffer or the number of requests in flight grows past
-// a bound, reading stops until the client has taken its replies.
+// Backpressure: before each request is parsed, the bytes this client is owed are estimated
+// (replies not yet written out + requests in flight × the running average reply size); past a
+// bound, the unparsed bytes are held, the socket is paused, and parsing resumes from the held
+// bytes once the client has taken its replies. So a client that never reads costs a bounded
+// amount of memory, even when each small request asks for a large value.
 
 import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
@@ -17,8 +20,10 @@ import type { ServerPool } from '../server/pool';
 
 /** Stop reading from a client with this many requests waiting for replies. */
 const MAX_INFLIGHT = 8192;
-/** Stop reading from a client whose unread replies exceed this many bytes. */
+/** Stop reading from a client owed more than this many reply bytes (unwritten + estimated in flight). */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+/** Reply size assumed before any reply was seen: the first burst of a new client is capped at 256 requests. */
+const FIRST_REPLY_ESTIMATE = 64 * 1024;
 
 export class ClientConn implements MsgOwner {
   readonly pool: ServerPool;
@@ -34,6 +39,11 @@ export class ClientConn implements MsgOwner {
   /** No more requests are read: QUIT, EOF from the client, or a protocol error. */
   private readClosed = false;
   private paused = false;
+  /** Running average reply size (bytes), for the in-flight part of the backpressure bound. */
+  private replyEst = FIRST_REPLY_ESTIMATE;
+  /** parseAll is on the stack / maybeResume is looping: no nested parse. */
+  private parsing = false;
+  private resuming = false;
   /** The client half-closed or sent QUIT: counts as client_eof, not client_err. */
   private eof = false;
   closed = false;
@@ -62,6 +72,11 @@ export class ClientConn implements MsgOwner {
     return this.fifo.length;
   }
 
+  /** Reply bytes not yet handed to the kernel (queued this turn, or buffered by the socket). */
+  get unflushed(): number {
+    return this.closed ? 0 : this.out.pendingBytes + this.socket.writableLength;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.readClosed) return;
     let buf: Buffer;
@@ -84,7 +99,18 @@ export class ClientConn implements MsgOwner {
     const reader = this.reader;
     let pos = 0;
     const len = buf.length;
+    // Requests that may be in flight before reading stops (the unflushed bytes do not change while parsing).
+    const limit = this.inflightLimit(this.unflushed);
+    this.parsing = true;
     while (pos < len && !this.readClosed) {
+      if (this.fifo.length >= limit) {
+        // Owed too much: hold the unparsed bytes (whole requests first) until replies are taken.
+        this.rest = pos === 0 ? buf : buf.subarray(pos);
+        this.have = this.rest.length;
+        this.need = 0;
+        this.pause();
+        break;
+      }
       const st = reader.parse(buf, pos);
       if (st === OK) {
         const end = reader.end;
@@ -104,11 +130,23 @@ export class ClientConn implements MsgOwner {
       }
     }
     if (pos >= len) this.rest = null;
+    this.parsing = false;
     this.onMsgDone();
-    if (!this.paused && (this.fifo.length >= MAX_INFLIGHT || this.socket.writableLength >= MAX_UNREAD_BYTES)) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    if (!this.paused && this.fifo.length >= this.inflightLimit(this.unflushed)) this.pause();
+  }
+
+  /** How many requests may wait for replies, given the reply bytes not yet written out (at least 1). */
+  private inflightLimit(unflushed: number): number {
+    const room = MAX_UNREAD_BYTES - unflushed;
+    if (room <= 0) return 1;
+    const n = Math.floor(room / this.replyEst);
+    return n < 1 ? 1 : n > MAX_INFLIGHT ? MAX_INFLIGHT : n;
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
   }
 
   /** Malformed bytes: an error reply after the replies already owed, then close. */
@@ -138,6 +176,8 @@ export class ClientConn implements MsgOwner {
 
   private onEnd(): void {
     this.eof = true;
+    // Requests held back by backpressure are still to be served; maybeResume ends the input after them.
+    if (this.paused && this.rest !== null && this.have >= this.need) return;
     this.stopReading();
     if (this.fifo.length === 0) this.socket.end();
   }
@@ -149,7 +189,10 @@ export class ClientConn implements MsgOwner {
     while (m !== undefined && m.done) {
       fifo.shift();
       if (!this.closed) {
-        if (m.reply !== null) this.out.push(m.reply);
+        if (m.reply !== null) {
+          this.out.push(m.reply);
+          this.replyEst += (m.reply.length - this.replyEst) / 8;
+        }
         if (m.closeAfter) {
           this.out.flush();
           this.closeAfterWrite();
@@ -170,11 +213,24 @@ export class ClientConn implements MsgOwner {
     this.maybeResume();
   }
 
+  /** Resume once the client owes less than half the bound: first the held bytes, then the socket. */
   private maybeResume(): void {
-    if (this.paused && this.fifo.length < MAX_INFLIGHT / 2 && this.socket.writableLength < MAX_UNREAD_BYTES / 2) {
+    if (!this.paused || this.parsing || this.resuming || this.closed) return;
+    // Hand queued replies to the socket now, so the count below is exact and a blocked write brings 'drain'.
+    if (this.out.pendingBytes > 0) this.out.flush();
+    this.resuming = true;
+    while (this.paused && !this.closed && 2 * this.fifo.length < this.inflightLimit(2 * this.unflushed)) {
       this.paused = false;
-      this.socket.resume();
+      const held = this.rest;
+      if (held !== null && this.chunks === null && this.have >= this.need && !this.readClosed) {
+        this.rest = null;
+        this.parseAll(held); // may pause again
+      }
     }
+    this.resuming = false;
+    if (this.paused || this.closed) return;
+    if (this.eof && !this.readClosed) this.onEnd(); // the input ended while requests were held
+    else this.socket.resume();
   }
 
   private closeAfterWrite(): void {

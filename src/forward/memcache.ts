@@ -117,8 +117,8 @@ class McRequestReader implements RequestReader {
     const fragOf = this.fragOf;
     for (let s = 0; s < count.length; s++) {
       if (count[s] === 0) continue;
-      // verb + keys separated by spaces (the last space replaced by CR) + LF
-      const fb = Buffer.allocUnsafe(verb.length + (size[s] as number) + 1);
+      // verb + each key followed by a space + CRLF: `get k1 k3 \r\n`, byte for byte as twemproxy sends it
+      const fb = Buffer.allocUnsafe(verb.length + (size[s] as number) + 2);
       verb.copy(fb, 0);
       size[s] = verb.length;
       fragOf[s] = frags.length;

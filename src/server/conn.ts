@@ -75,8 +75,11 @@ export class ServerConn {
   connect(): void {
     const srv = this.server;
     this.state = State.CONNECTING;
+    // onread: libuv reads into one reused buffer and calls us directly, skipping the Readable
+    // stream machinery; each read is copied once into a pooled Buffer that replies may slice.
+    const onread = { buffer: READ_BUF, callback: (n: number, b: Uint8Array): boolean => this.onRead(n, b) };
     const sock =
-      srv.unixPath !== null ? net.connect({ path: srv.unixPath }) : net.connect({ host: srv.host, port: srv.port });
+      srv.unixPath !== null ? net.connect({ path: srv.unixPath, onread }) : net.connect({ host: srv.host, port: srv.port, onread });
     this.socket = sock;
     this.out.socket = sock;
     this.out.ready = false;
@@ -93,7 +96,6 @@ export class ServerConn {
       this.out.push(hs[i] as Buffer);
     }
     sock.on('connect', () => this.onConnect());
-    sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', (err: Error) => this.fail(errCode(err)));
     sock.on('end', () => this.fail('EOF'));
     sock.on('close', () => this.fail('ECONNRESET'));
@@ -104,6 +106,14 @@ export class ServerConn {
     this.state = State.CONNECTED;
     this.server.stats.serverConnections++;
     this.out.markReady();
+  }
+
+  private onRead(n: number, b: Uint8Array): boolean {
+    if (this.socket === null || n <= 0) return true;
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(n === b.length ? b : b.subarray(0, n));
+    this.onData(chunk);
+    return true;
   }
 
   private onData(chunk: Buffer): void {
@@ -226,3 +236,6 @@ export class ServerConn {
 }
 
 function noop(): void {}
+
+/** The one read buffer shared by every server connection (reads are synchronous callbacks). */
+const READ_BUF = Buffer.allocUnsafe(64 * 1024);

@@ -206,9 +206,9 @@ export class ServerPool {
     for (const s of this.servers) for (const c of s.conns) c.checkTimeout(now);
   }
 
-  /** Some client still waits for replies (shutdown drains until this is false). */
+  /** Some client still waits for replies, or has replies not yet written out (shutdown drains until this is false). */
   busy(): boolean {
-    for (const c of this.clients) if (c.pending > 0) return true;
+    for (const c of this.clients) if (c.pending > 0 || c.unflushed > 0) return true;
     return false;
   }
 

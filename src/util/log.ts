@@ -78,11 +78,12 @@ export function changeLogLevel(delta: number): number {
   return verbosity;
 }
 
-/** SIGHUP: reopen the log file by path so logrotate can move the old one away (no-op on stderr). */
-export function reopenLog(): void {
-  if (outputFile === null) return;
+/** SIGHUP: reopen the log file by path so logrotate can move the old one away; false (nothing done) on stderr. */
+export function reopenLog(): boolean {
+  if (outputFile === null) return false;
   flushLog();
   dest.reopen();
+  return true;
 }
 
 export function flushLog(): void {

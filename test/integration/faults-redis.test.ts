@@ -413,3 +413,184 @@ test('without auto-eject a dead server fails fast with Connection refused and th
     m.close();
   }
 });
+
+/** Allowed error replies when a backend dies under a request (spec §6.6). */
+const DEATH = /^(ERR (unknown|Connection refused|Connection reset by peer|Broken pipe|Connection timed out))$/;
+
+test('SIGKILL under load: every in-flight request gets its own reply or an error, none lost or doubled; restart reconnects', async (t) => {
+  const b = [await redis(), await redis(), await redis()];
+  const [port] = await freePorts(1);
+  const px = await nutmeg(poolYaml(port!, b, ['timeout: 3000']), [port!]);
+  let stop = false;
+  const bad: string[] = [];
+  let issued = 0;
+  let settled = 0;
+  let ok = 0;
+  let errors = 0;
+  // ioredis clients: SET k v=k then GET k (pipelined by concurrency); GET must return v=k, nil or an error.
+  const clients = Array.from({ length: 6 }, () => new Redis({ port: port!, maxRetriesPerRequest: 0, commandTimeout: 6000, enableOfflineQueue: false }));
+  let unexpectedClose = 0;
+  for (const r of clients) r.on('close', () => (stop ? undefined : unexpectedClose++));
+  const raws: Resp[] = [];
+  try {
+    await Promise.all(clients.map((r) => new Promise((resolve) => r.once('ready', resolve))));
+    async function worker(r: Redis, id: number): Promise<void> {
+      for (let i = 0; !stop && i < 100000; i++) {
+        const k = `load:${id}:${i}:${Math.random().toString(36).slice(2, 8)}`;
+        issued += 2;
+        const [s, g] = await Promise.all([r.set(k, `v=${k}`).then(String, (e: Error) => e), r.get(k).then((v) => v, (e: Error) => e)]);
+        settled += 2;
+        for (const x of [s, g]) {
+          if (x instanceof Error) {
+            errors++;
+            if (!DEATH.test(x.message)) bad.push(`${k}: ${x.message}`);
+          } else ok++;
+        }
+        if (s !== 'OK' && !(s instanceof Error)) bad.push(`${k}: SET -> ${String(s)}`);
+        if (!(g instanceof Error) && g !== null && g !== `v=${k}`) bad.push(`${k}: GET -> ${g}`);
+      }
+    }
+    // Raw pipelining clients: batches of SET/GET pairs; exactly one framed reply per request.
+    raws.push(...(await Promise.all([0, 1, 2].map(() => Resp.connect(port!)))));
+    let rawReplies = 0;
+    let rawRequests = 0;
+    async function rawWorker(c: Resp, id: number): Promise<void> {
+      for (let round = 0; !stop && round < 10000; round++) {
+        const n = 50;
+        for (let i = 0; i < n; i++) {
+          const k = `raw:${id}:${round}:${i}`;
+          c.send('SET', k, `v=${k}`);
+          c.send('GET', k);
+        }
+        rawRequests += 2 * n;
+        const got = await c.take(2 * n, 8000);
+        rawReplies += got.length;
+        if (got.length !== 2 * n) bad.push(`raw ${id} round ${round}: ${got.length} replies for ${2 * n}`);
+        for (let i = 0; i < got.length; i += 2) {
+          const k = `raw:${id}:${round}:${i / 2}`;
+          const s = got[i]!;
+          const g = got[i + 1] ?? '';
+          if (s !== '+OK\r\n' && !/^-ERR /.test(s)) bad.push(`${k}: SET -> ${s}`);
+          if (g !== bulk(`v=${k}`) && g !== NIL && !/^-ERR /.test(g)) bad.push(`${k}: GET -> ${g}`);
+        }
+      }
+    }
+    const work = [...clients.flatMap((r, i) => [0, 1, 2, 3].map((j) => worker(r, 4 * i + j))), ...raws.map((c, i) => rawWorker(c, i))];
+    await sleep(600);
+    await b[1]!.stop(); // SIGKILL mid-load
+    await sleep(600);
+    b[1] = await redis(b[1]!.port); // same port
+    await sleep(600);
+    stop = true;
+    await Promise.all(work);
+    await sleep(200);
+      t.diagnostic(`ioredis ${issued} requests (${ok} ok, ${errors} errors), raw ${rawRequests} requests`);
+    assert.deepEqual(bad.slice(0, 10), []);
+      assert.equal(settled, issued, 'every ioredis request settled');
+      assert.equal(rawReplies, rawRequests, 'every raw request got exactly one reply');
+      for (const c of raws) {
+        assert.equal(c.replies.length, 0, 'no extra replies');
+        assert.equal(c.garbage, false);
+        assert.equal(c.closed, false);
+      }
+      assert.equal(unexpectedClose, 0, 'the proxy kept every client connection');
+      assert.ok(errors > 0, 'the kill was felt');
+      assert.ok(ok > 1000, `requests succeeded around the kill (${ok} ok, ${errors} errors)`);
+      // After the restart, keys of the restarted server work again (connection re-established on demand).
+      const ks = keysOn(3, 1, 'after:', 20);
+      for (const k of ks) assert.equal(await clients[0]!.set(k, k), 'OK');
+      assert.deepEqual(await clients[1]!.mget(...ks), ks);
+      const st = srv(await poolStats(px), 's1');
+      assert.ok(st.server_eof! + st.server_err! >= 1, 'the death was counted');
+      assert.equal(st.server_connections, 1);
+  } finally {
+    for (const r of clients) r.disconnect();
+    for (const c of raws) c.close();
+  }
+});
+
+test('preconnect: true connects to every server at start', async () => {
+  const b = [await redis(), await redis()];
+  const [p1, p2] = await freePorts(2);
+  const pre = await nutmeg(poolYaml(p1!, b, ['preconnect: true']), [p1!]);
+  const lazy = await nutmeg(poolYaml(p2!, b, []), [p2!]);
+  await sleep(200);
+  const s = await poolStats(pre);
+  assert.equal(srv(s, 's0').server_connections, 1);
+  assert.equal(srv(s, 's1').server_connections, 1);
+  const l = await poolStats(lazy);
+  assert.equal(srv(l, 's0').server_connections, 0);
+  // A preconnected server that dies is reconnected on demand once back.
+  await b[0]!.stop();
+  await sleep(200);
+  assert.equal(srv(await poolStats(pre), 's0').server_connections, 0);
+  b[0] = await redis(b[0]!.port);
+  const c = await Resp.connect(p1!);
+  try {
+    const [k] = keysOn(2, 0, 'pre:', 1);
+    assert.equal(await c.cmd('SET', k!, '1'), '+OK\r\n');
+    assert.equal(srv(await poolStats(pre), 's0').server_connections, 1);
+  } finally {
+    c.close();
+  }
+});
+
+test('SIGTERM: stops accepting, the slow in-flight request still gets its reply, exit 0', async () => {
+  const b = [await redis()];
+  const [port] = await freePorts(1);
+  const px = await nutmeg(poolYaml(port!, b, ['timeout: 5000']), [port!]);
+  const c = await Resp.connect(port!);
+  try {
+    const big = 'r'.repeat(8 * 1024 * 1024); // larger than socket buffers: must not be cut by the exit
+    assert.equal(await c.cmd('SET', 'slow', big), '+OK\r\n');
+    b[0]!.signal('SIGSTOP');
+    c.send('GET', 'slow');
+    c.send('PING');
+    await sleep(100);
+    px.signal('SIGTERM');
+    await sleep(200);
+    // No new clients.
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port: port!, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(true));
+    });
+    assert.equal(refused, true, 'listener closed');
+    b[0]!.signal('SIGCONT');
+    const r = await c.take(2, 3000);
+    assert.equal(r.length, 2, `two replies, got ${r.length}`);
+    assert.ok(r[0] === bulk(big), `full value (${r[0]?.length} bytes)`);
+    assert.equal(r[1], '+PONG\r\n');
+    const code = await Promise.race([px.exited, sleep(3000).then(() => 'hang')]);
+    assert.equal(code, 0);
+  } finally {
+    b[0]!.signal('SIGCONT');
+    c.close();
+  }
+});
+
+test('SIGINT with a request that never completes: bounded drain, error or close for the client, exit 0', async () => {
+  const b = [await redis()];
+  const [port] = await freePorts(1);
+  const px = await nutmeg(poolYaml(port!, b, []), [port!]); // no timeout: the request would wait forever
+  const c = await Resp.connect(port!);
+  try {
+    b[0]!.signal('SIGSTOP');
+    c.send('GET', 'forever');
+    await sleep(100);
+    const t0 = Date.now();
+    px.signal('SIGINT');
+    const code = await Promise.race([px.exited, sleep(9000).then(() => 'hang')]);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 8000);
+    const r = await c.take(1, 1000);
+    assert.ok(c.closed, 'client closed');
+    assert.ok(r.length === 0 || /^-ERR /.test(r[0]!), `error or nothing: ${r.join('')}`);
+  } finally {
+    b[0]!.signal('SIGCONT');
+    c.close();
+  }
+});

@@ -237,7 +237,8 @@ before(async () => {
   const ncPorts = ports.slice(0, n);
   const nmPorts = ports.slice(n);
   const conf = (lp: number[]): string => yaml(R_POOLS, lp, true, rp) + yaml(M_POOLS, lp.slice(R_POOLS.length), false, mp);
-  procs.push(await startNutcracker(conf(ncPorts), ncPorts), await startNutmeg(conf(nmPorts), nmPorts));
+  procs.push(await startNutcracker(conf(ncPorts), ncPorts));
+  procs.push(await startNutmeg(conf(nmPorts), nmPorts));
 
   // Memcache: every key exists (empty) on every backend, so `append` through a proxy works wherever it lands.
   await Promise.all(
