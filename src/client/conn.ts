@@ -135,10 +135,10 @@ export class ClientConn implements MsgOwner {
     if (!this.paused && this.fifo.length >= this.inflightLimit(this.unflushed)) this.pause();
   }
 
-  /** How many requests may wait for replies, given the reply bytes not yet written out (at least 1). */
+  /** How many requests may wait for replies, given the reply bytes not yet written out (0 past the bound, else at least 1). */
   private inflightLimit(unflushed: number): number {
     const room = MAX_UNREAD_BYTES - unflushed;
-    if (room <= 0) return 1;
+    if (room <= 0) return 0;
     const n = Math.floor(room / this.replyEst);
     return n < 1 ? 1 : n > MAX_INFLIGHT ? MAX_INFLIGHT : n;
   }

@@ -27,16 +27,9 @@ const QUIET = 1;
 class McRequestReader implements RequestReader {
   private readonly p = new McRequestParser();
   private readonly pool: ServerPool;
-  private readonly count: Int32Array;
-  private readonly size: Float64Array;
-  private readonly fragOf: Int32Array;
 
   constructor(pool: ServerPool) {
     this.pool = pool;
-    const n = pool.servers.length;
-    this.count = new Int32Array(n);
-    this.size = new Float64Array(n);
-    this.fragOf = new Int32Array(n);
   }
 
   get end(): number {
@@ -98,8 +91,7 @@ class McRequestReader implements RequestReader {
     const pool = this.pool;
     const keys = p.keys;
     const nkeys = p.nkeys;
-    const count = this.count;
-    const size = this.size;
+    const { count, size, fragOf } = pool.scratch;
     count.fill(0);
     size.fill(0);
     const keyFrag = new Array<number>(nkeys);
@@ -114,7 +106,6 @@ class McRequestReader implements RequestReader {
       size[idx]! += (keys[2 * i + 1] as number) - (keys[2 * i] as number) + 1;
     }
     const frags: Msg[] = [];
-    const fragOf = this.fragOf;
     for (let s = 0; s < count.length; s++) {
       if (count[s] === 0) continue;
       // verb + each key followed by a space + CRLF: `get k1 k3 \r\n`, byte for byte as twemproxy sends it

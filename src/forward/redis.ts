@@ -50,17 +50,9 @@ function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
 class RedisRequestReader implements RequestReader {
   private readonly p = new RedisRequestParser();
   private readonly pool: ServerPool;
-  /** Scratch for fragmenting: key count and byte size per server. */
-  private readonly count: Int32Array;
-  private readonly size: Float64Array;
-  private readonly fragOf: Int32Array;
 
   constructor(pool: ServerPool) {
     this.pool = pool;
-    const n = pool.servers.length;
-    this.count = new Int32Array(n);
-    this.size = new Float64Array(n);
-    this.fragOf = new Int32Array(n);
   }
 
   get end(): number {
@@ -254,8 +246,7 @@ class RedisRequestReader implements RequestReader {
     const pool = this.pool;
     const args = p.args;
     const nkeys = (p.narg - 1) / step;
-    const count = this.count;
-    const size = this.size;
+    const { count, size, fragOf } = pool.scratch;
     count.fill(0);
     size.fill(0);
     const keyFrag = new Array<number>(nkeys);
@@ -276,7 +267,6 @@ class RedisRequestReader implements RequestReader {
     const row = COMMANDS[parent.cmd]!;
     const nameHdr = FRAG_NAME[row.name]!;
     const frags: Msg[] = [];
-    const fragOf = this.fragOf;
     const bufs: Buffer[] = [];
     for (let s = 0; s < count.length; s++) {
       if (count[s] === 0) continue;

@@ -66,11 +66,28 @@ export class Server {
   }
 }
 
+/** Per-server scratch for splitting one multi-key request (used synchronously, shared by the pool's clients). */
+export class FragScratch {
+  /** Keys per server. */
+  readonly count: Int32Array;
+  /** Fragment size per server, then its write cursor. */
+  readonly size: Float64Array;
+  /** Server index to fragment number. */
+  readonly fragOf: Int32Array;
+
+  constructor(n: number) {
+    this.count = new Int32Array(n);
+    this.size = new Float64Array(n);
+    this.fragOf = new Int32Array(n);
+  }
+}
+
 export class ServerPool {
   readonly config: PoolConfig;
   readonly protocol: Protocol;
   readonly servers: Server[];
   readonly stats = new PoolStats();
+  readonly scratch: FragScratch;
   readonly handshake: Buffer[];
   /** redis_auth as bytes, compared with client AUTH arguments. */
   readonly authBuf: Buffer | null;
@@ -92,6 +109,7 @@ export class ServerPool {
       hashTag: config.hashTag,
       servers: config.servers.map((s) => ({ name: s.name, weight: s.weight })),
     });
+    this.scratch = new FragScratch(this.servers.length);
     this.live = this.servers.map(() => true);
     this.nlive = this.servers.length;
     this.router.rebuild(this.live);

@@ -1,0 +1,193 @@
+// End-to-end benchmark a user can run (npm run bench): direct backend vs nutcracker vs nutmeg,
+// in the same run, interleaved, with redis-benchmark (and memaslap/memcaslap if installed).
+// Reports requests/s, proxy CPU µs per request (from /proc), RSS, and ratios within each round.
+//
+// Run: npm run build && node dist/bench/e2e.js [--rounds N] [--scale F] [--workers N]
+// Needs redis-server, redis-benchmark and memcached; nutcracker is optional (Debian package).
+
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, type Proc, type ProxyProc } from '../test/helpers/procs';
+
+interface Args {
+  rounds: number;
+  scale: number;
+  workers: number;
+}
+
+function parseCli(argv: string[]): Args {
+  const a: Args = { rounds: 3, scale: 0.5, workers: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    if (argv[i] === '--rounds' && v !== undefined) a.rounds = Math.max(1, Number(v));
+    if (argv[i] === '--scale' && v !== undefined) a.scale = Math.max(0.01, Number(v));
+    if (argv[i] === '--workers' && v !== undefined) a.workers = Math.max(1, Number(v));
+  }
+  return a;
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** CPU time (µs) of a process and its children (workers), from /proc. */
+function cpuUs(pid: number): number {
+  let total = 0;
+  const pids = [pid, ...childrenOf(pid)];
+  for (const p of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) * (1e6 / 100);
+    } catch {
+      // process gone
+    }
+  }
+  return total;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function rssMb(pid: number): number {
+  let kb = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('exit', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+  });
+}
+
+interface Workload {
+  name: string;
+  redis: boolean;
+  n: number;
+  args: (port: number, n: number) => string[];
+}
+
+const WORKLOADS: Workload[] = [
+  { name: 'redis-get-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'redis-set-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'redis-get-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+  { name: 'redis-set-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+  {
+    name: 'redis-mget10',
+    redis: true,
+    n: 40000,
+    args: (p, n) => ['-p', String(p), '-n', String(n), '-c', '50', '-r', '100000', '--csv', 'mget', ...Array.from({ length: 10 }, (_, i) => `key:__rand_int__${i}`)],
+  },
+];
+
+function parseRps(out: string): number {
+  let rps = 0;
+  for (const line of out.split('\n')) {
+    const m = /^"[^"]*","([\d.]+)"/.exec(line);
+    if (m) rps = Number(m[1]);
+  }
+  return rps;
+}
+
+async function main(): Promise<void> {
+  const args = parseCli(process.argv.slice(2));
+  for (const c of ['redis-server', 'redis-benchmark']) {
+    if (!has(c)) throw new Error(`${c} is not installed (apt-get install redis-server redis-tools)`);
+  }
+  const withNc = has('nutcracker');
+  const redis = await Promise.all([0, 1, 2, 3].map(() => startRedis()));
+  const mc = has('memcached') ? await Promise.all([0, 1].map(() => startMemcached())) : [];
+  const ports = await freePorts(2);
+  const conf = (port: number): string =>
+    [
+      'bench_redis:',
+      `  listen: 127.0.0.1:${port}`,
+      '  hash: fnv1a_64',
+      '  distribution: ketama',
+      '  redis: true',
+      '  preconnect: true',
+      '  timeout: 3000',
+      '  servers:',
+      ...redis.map((r, i) => `    - 127.0.0.1:${r.port}:1 redis${i}`),
+      '',
+    ].join('\n');
+  const procs: Proc[] = [...redis, ...mc];
+  const targets: { name: string; port: number; proc: ProxyProc | null }[] = [{ name: 'direct', port: redis[0]!.port, proc: null }];
+  if (withNc) {
+    const nc = await startNutcracker(conf(ports[0]!), [ports[0]!]);
+    procs.push(nc);
+    targets.push({ name: 'nutcracker', port: ports[0]!, proc: nc });
+  }
+  const nm = await startNutmeg(conf(ports[1]!), [ports[1]!], args.workers > 1 ? ['--workers', String(args.workers)] : []);
+  procs.push(nm);
+  targets.push({ name: 'nutmeg', port: ports[1]!, proc: nm });
+  console.log(`targets: ${targets.map((t) => t.name).join(', ')}; rounds ${args.rounds}; scale ${args.scale}; nutmeg workers ${args.workers}`);
+  console.log('workload           target        req/s   cpu µs/req   rss MB   vs direct   nutmeg/nutcracker');
+  try {
+    for (const w of WORKLOADS) {
+      const n = Math.max(1000, Math.round(w.n * args.scale));
+      const per: Record<string, { rps: number[]; cpu: number[]; rss: number }> = {};
+      for (const t of targets) await run('redis-benchmark', w.args(t.port, Math.round(n / 5)), 60000); // warm-up
+      for (let r = 0; r < args.rounds; r++) {
+        const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+        for (const t of order) {
+          const pid = t.proc?.pid ?? 0;
+          const c0 = pid > 0 ? cpuUs(pid) : 0;
+          const rps = parseRps(await run('redis-benchmark', w.args(t.port, n), 120000));
+          const c1 = pid > 0 ? cpuUs(pid) : 0;
+          const e = (per[t.name] ??= { rps: [], cpu: [], rss: 0 });
+          e.rps.push(rps);
+          e.cpu.push(pid > 0 ? (c1 - c0) / n : 0);
+          e.rss = pid > 0 ? rssMb(pid) : 0;
+        }
+      }
+      const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? 0;
+      const d = med(per.direct?.rps ?? []);
+      const ncRps = med(per.nutcracker?.rps ?? []);
+      for (const t of targets) {
+        const e = per[t.name]!;
+        const rps = med(e.rps);
+        const ratio = t.name === 'nutmeg' && ncRps > 0 ? `${(rps / ncRps).toFixed(2)} thr, ${(med(e.cpu) / med(per.nutcracker!.cpu)).toFixed(2)} cpu` : '';
+        console.log(
+          `${w.name.padEnd(18)} ${t.name.padEnd(11)} ${rps.toFixed(0).padStart(9)} ${t.proc ? med(e.cpu).toFixed(2).padStart(12) : '           -'} ${t.proc ? e.rss.toFixed(1).padStart(8) : '       -'} ${(d > 0 ? rps / d : 0).toFixed(2).padStart(11)}   ${ratio}`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+  }
+  console.log(`\n(figures are from this machine and this run only; compare the ratios, not the absolute numbers)`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
