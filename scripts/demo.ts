@@ -53,12 +53,9 @@ async function main(): Promise<void> {
 
     const c = await RawClient.connect(mport);
     let cmds = '';
-    for (let i = 0; i < 200; i++) cmds += `set item:${i} 0 0 ${String(i).length}\r\n${i}\r\n`;
-    c.write(cmds);
-    await c.readUntil('STORED\r\n'.repeat(1), 5000);
-    await new Promise((res) => setTimeout(res, 200));
-    c.write('get item:1 item:2 item:150 nothing\r\n');
-    console.log('\nmemcache set item:0..199, then get item:1 item:2 item:150 nothing ->');
+    for (let i = 0; i < 200; i++) cmds += `set item:${i} 0 0 ${String(i).length} noreply\r\n${i}\r\n`;
+    c.write(cmds + 'get item:1 item:2 item:150 nothing\r\n');
+    console.log('\nmemcache set item:0..199 (noreply, pipelined), then get item:1 item:2 item:150 nothing ->');
     console.log((await c.readUntil('END\r\n')).trim().split('\r\n').map((l) => `  ${l}`).join('\n'));
     c.destroy();
     for (let i = 0; i < mc.length; i++) {

@@ -4,54 +4,69 @@
 //     ─► banner ─► config ─► stats port (+ http port) ─► pools (+ preconnect) ─► listeners
 //     ─► serve ... SIGINT/SIGTERM ─► drain ─► pid file removed ─► exit 0
 //
-// SIGHUP reopens the log file, SIGTTIN/SIGTTOU move the log level, SIGUSR1/SIGUSR2 are only logged.
+// With --workers N > 1 the same process is the primary of src/workers.ts: after the config it starts the stats and
+// HTTP ports and N workers (this file again, runWorker: config from the primary ─► pools ─► shared listeners).
+//
+// SIGHUP reopens the log file, SIGTTIN/SIGTTOU move the log level (and are passed on to the workers),
+// SIGUSR1/SIGUSR2 are only logged.
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { spawn } from 'node:child_process';
 import { parseArgs, usageText, versionBanner, describeStatsText, type CliOptions } from './cli-args';
-import { loadConfig } from './config/load';
+import { loadConfig, parseConfigText } from './config/load';
 import { ConfigError } from './config/errors';
 import type { Config } from './config/types';
 import { ServerPool } from './server/pool';
 import { Listener } from './client/listener';
 import { redisProtocol } from './forward/redis';
 import { memcacheProtocol } from './forward/memcache';
-import { statsJson } from './stats/json';
+import { startStatsPort } from './stats/json';
 import { initLog, log, logAlways, changeLogLevel, reopenLog, flushLog } from './util/log';
 import { VERSION } from './version';
 import { stopTicker } from './util/clock';
 import { connCounts } from './stats/counters';
 import { startHttp, type HttpServer } from './stats/http';
+import { takeSnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
+import { Primary, SharedListener, WorkerChannel, isWorker } from './workers';
 
 /** How long a shutdown waits for in-flight requests before closing anyway. */
 const DRAIN_MS = 5000;
 
-export class Proxy {
+export class Proxy implements StatsSource {
   readonly config: Config;
   readonly pools: ServerPool[];
-  private readonly listeners: Listener[];
+  private readonly listeners: (Listener | SharedListener)[];
   private stats: net.Server | null = null;
   private http: HttpServer | null = null;
   /** Set when shutdown begins (/healthz answers 503 from then on). */
   stopping = false;
 
-  constructor(config: Config) {
+  /** `shared`: a --workers worker, whose listening sockets are bound by the primary. */
+  constructor(config: Config, shared = false) {
     this.config = config;
     this.pools = config.pools.map((p) => new ServerPool(p, p.redis ? redisProtocol : memcacheProtocol));
-    this.listeners = this.pools.map((p) => new Listener(p));
+    this.listeners = this.pools.map((p) => (shared ? new SharedListener(p) : new Listener(p)));
   }
 
-  async start(opts: Pick<CliOptions, 'statsPort' | 'statsAddr' | 'httpPort' | 'httpAddr'>): Promise<void> {
-    this.stats = await listenStats(this, opts.statsAddr, opts.statsPort);
-    if (opts.httpPort > 0) this.http = await startHttp(this, opts.httpAddr, opts.httpPort);
+  /** `opts` null (a worker): no stats or HTTP port, the primary serves them. */
+  async start(opts: Pick<CliOptions, 'statsPort' | 'statsAddr' | 'httpPort' | 'httpAddr'> | null): Promise<void> {
+    if (opts !== null) {
+      this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
+      if (opts.httpPort > 0) this.http = await startHttp(this, opts.httpAddr, opts.httpPort);
+    }
     for (const p of this.pools) if (p.config.preconnect) p.preconnect();
     for (const l of this.listeners) await l.listen();
   }
 
-  statsJson(): string {
-    return statsJson(this.pools, connCounts);
+  /** This process's counters now. */
+  snapshotNow(): StatsSnapshot {
+    return takeSnapshot(this.pools, connCounts);
+  }
+
+  snapshot(): Promise<StatsSnapshot> {
+    return Promise.resolve(this.snapshotNow());
   }
 
   /** Stop accepting, let in-flight requests finish (bounded), then close everything. */
@@ -72,20 +87,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function listenStats(proxy: Proxy, addr: string, port: number): Promise<net.Server> {
-  const srv = net.createServer((sock) => {
-    sock.on('error', () => {});
-    sock.end(proxy.statsJson());
-  });
-  return new Promise((resolve, reject) => {
-    srv.once('error', (e) => reject(new Error(`bind on stats server addr '${addr}:${port}' failed: ${e.message}`)));
-    srv.listen({ host: addr, port }, () => {
-      srv.on('error', () => {});
-      resolve(srv);
-    });
-  });
-}
-
 function write(s: string): void {
   process.stderr.write(s);
 }
@@ -100,6 +101,7 @@ function signalText(name: NodeJS.Signals): string {
 
 /** The whole CLI; returns the exit code for the commands that end at once, or never resolves while serving. */
 export async function main(argv: string[]): Promise<number> {
+  if (isWorker()) return runWorker(argv);
   const r = parseArgs(argv);
   if ('error' in r) {
     write(`${r.error}\n${usageText()}`);
@@ -144,6 +146,7 @@ export async function main(argv: string[]): Promise<number> {
   let stopSignal: NodeJS.Signals | null = null;
   let wake: (() => void) | null = null;
   let pidWritten = false;
+  let primary: Primary | null = null;
   const removePid = (): void => {
     if (opts.pidFile === null || !pidWritten) return;
     pidWritten = false;
@@ -157,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     if (stopSignal !== null) {
       // A second SIGINT/SIGTERM while draining: stop waiting.
       logAlways(`${signalText(sig)} received again, exiting now`);
+      primary?.kill();
       removePid();
       flushLog();
       process.exit(1);
@@ -164,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     stopSignal = sig;
     logAlways(`${signalText(sig)} received, exiting`);
     if (wake !== null) wake();
-  });
+  }, (sig) => primary?.signal(sig));
 
   if (opts.pidFile !== null) {
     try {
@@ -191,55 +195,122 @@ export async function main(argv: string[]): Promise<number> {
     removePid();
     return 1;
   }
-  const proxy = new Proxy(config);
+  let stop: () => Promise<void>;
   try {
-    await proxy.start(opts);
+    if (opts.workers > 1) {
+      // Every worker parses this same text (restarted ones too, whatever happens to the file meanwhile).
+      const p = new Primary(config, fs.readFileSync(opts.confFile, 'utf8'), opts.workers);
+      primary = p;
+      stop = () => p.stop(DRAIN_MS);
+      await p.start(opts);
+    } else {
+      const proxy = new Proxy(config);
+      stop = () => proxy.stop();
+      await proxy.start(opts);
+    }
   } catch (e) {
     const text = (e as Error).message;
+    primary?.kill();
     log().fatal(text);
     flushLog();
     write(`nutmeg: ${text}\n`);
     removePid();
     return 1;
   }
-  for (const p of proxy.pools) log().info(`pool '${p.config.name}' listening on ${p.config.listen.text} with ${p.servers.length} servers`);
+  for (const p of config.pools) log().info(`pool '${p.name}' listening on ${p.listen.text} with ${p.servers.length} servers`);
+  if (opts.workers > 1) log().info(`${opts.workers} workers serving`);
   if (opts.httpPort > 0) log().info(`metrics, health and status on http://${opts.httpAddr}:${opts.httpPort}/`);
 
   await new Promise<void>((resolve) => {
     wake = resolve;
     if (stopSignal !== null) resolve();
   });
-  await proxy.stop();
+  await stop();
   removePid();
   logAlways('done, nutmeg done');
   flushLog();
   return 0;
 }
 
-/** SIGHUP/SIGTTIN/SIGTTOU/SIGUSR1/SIGUSR2 as nutcracker handles them; SIGINT and SIGTERM call `stop`. */
-function installSignals(stop: (sig: NodeJS.Signals) => void): void {
+/**
+ * SIGHUP/SIGTTIN/SIGTTOU/SIGUSR1/SIGUSR2 as nutcracker handles them; SIGINT and SIGTERM call `stop`. `forward` gets
+ * SIGHUP/SIGTTIN/SIGTTOU once applied here (the --workers primary passes them on to its workers).
+ */
+function installSignals(stop: (sig: NodeJS.Signals) => void, forward: (sig: NodeJS.Signals) => void): void {
   process.on('SIGPIPE', () => {});
   process.on('SIGHUP', () => {
     // The line goes to the old file first (nutcracker's order), then the file is reopened by path.
     logAlways(`${signalText('SIGHUP')} received, reopening log file`);
     if (reopenLog()) logAlways('log file reopened');
+    forward('SIGHUP');
   });
   process.on('SIGTTIN', () => {
     logAlways(`${signalText('SIGTTIN')} received, up logging level`);
     const n = changeLogLevel(1);
     logAlways(`up log level to ${n}`);
     log().debug(`log level ${n}: debug lines are written`);
+    forward('SIGTTIN');
   });
   process.on('SIGTTOU', () => {
     logAlways(`${signalText('SIGTTOU')} received, down logging level`);
     const n = changeLogLevel(-1);
     logAlways(`down log level to ${n}`);
     log().debug(`log level ${n}: debug lines are written`);
+    forward('SIGTTOU');
   });
   process.on('SIGUSR1', () => logAlways(`${signalText('SIGUSR1')} received`));
   process.on('SIGUSR2', () => logAlways(`${signalText('SIGUSR2')} received`));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * A --workers worker (forked by the primary with the same argv): takes the config text and log level from the
+ * primary, serves the pools on the shared listening sockets, pushes its counters to the primary, and on `stop`
+ * (or its own SIGINT/SIGTERM) stops accepting, drains like a single process and returns 0.
+ */
+async function runWorker(argv: string[]): Promise<number> {
+  const ch = new WorkerChannel();
+  const started = ch.started(); // listening from the first tick: the primary sends `start` at once
+  const r = parseArgs(argv);
+  const start = await started;
+  try {
+    initLog(start.verbose, 'error' in r ? null : r.output);
+  } catch (e) {
+    await ch.fatal((e as Error).message);
+    return 1;
+  }
+  process.title = `nutmeg worker ${start.slot} ${argv.join(' ')}`;
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    if (wake !== null) wake();
+  };
+  ch.onStop = stop;
+  // A signal sent to the whole process group reaches the workers too: any number of them means one graceful stop.
+  installSignals((sig) => {
+    if (!stopping) logAlways(`${signalText(sig)} received, exiting`);
+    stop();
+  }, () => {});
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(parseConfigText(start.text, start.file), true);
+    await proxy.start(null);
+  } catch (e) {
+    await ch.fatal(describeError(e)); // the primary logs it and stops
+    return 1;
+  }
+  ch.ready(() => proxy.snapshotNow());
+  await new Promise<void>((resolve) => {
+    wake = resolve;
+    if (stopping) resolve();
+  });
+  await proxy.stop();
+  await ch.close();
+  flushLog();
+  return 0;
 }
 
 function describeError(e: unknown): string {

@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
+import { InputJoin } from '../util/input';
 import { OK, AGAIN } from '../protocol/parse';
 import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
 import type { RequestReader } from '../forward/protocol';
@@ -34,6 +35,7 @@ export class ClientConn implements MsgOwner {
   /** Unparsed bytes: the start of an incomplete request, plus chunks held back until `need` is met. */
   private rest: Buffer | null = null;
   private chunks: Buffer[] | null = null;
+  private readonly input = new InputJoin();
   private have = 0;
   private need = 0;
   /** No more requests are read: QUIT, EOF from the client, or a protocol error. */
@@ -88,7 +90,8 @@ export class ClientConn implements MsgOwner {
       this.chunks.push(chunk);
       this.have += chunk.length;
       if (this.have < this.need) return;
-      buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.have);
+      // Joined with room to spare when the parser needs an unknown number of further bytes (O(n) in total).
+      buf = this.input.join(this.chunks, this.have, this.need < 2 * (this.chunks[0] as Buffer).length);
       this.chunks = null;
       this.rest = null;
     }
@@ -126,10 +129,15 @@ export class ClientConn implements MsgOwner {
         break;
       } else {
         this.protocolError();
-        break;
+        // A bad request the stream survives (memcache): go on with the requests after it.
+        if (this.readClosed || reader.end <= pos || reader.end > len) break;
+        pos = reader.end;
       }
     }
-    if (pos >= len) this.rest = null;
+    if (pos >= len) {
+      this.rest = null;
+      this.input.release();
+    }
     this.parsing = false;
     this.onMsgDone();
     if (!this.paused && this.fifo.length >= this.inflightLimit(this.unflushed)) this.pause();
@@ -149,7 +157,7 @@ export class ClientConn implements MsgOwner {
     this.socket.pause();
   }
 
-  /** Malformed bytes: an error reply after the replies already owed, then close. */
+  /** Malformed bytes: an error reply after the replies already owed, then close unless the reader can resynchronise. */
   private protocolError(): void {
     const msg = allocMsg();
     msg.client = this;
@@ -172,6 +180,7 @@ export class ClientConn implements MsgOwner {
     this.readClosed = true;
     this.rest = null;
     this.chunks = null;
+    this.input.release();
   }
 
   private onEnd(): void {

@@ -11,6 +11,7 @@
 import * as net from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
+import { InputJoin } from '../util/input';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts } from '../stats/counters';
@@ -34,6 +35,7 @@ export class ServerConn {
   private readonly reader: ReplyReader;
   private rest: Buffer | null = null;
   private chunks: Buffer[] | null = null;
+  private readonly input = new InputJoin();
   private have = 0;
   private need = 0;
   /** Requests queued but not yet handed to the socket (twemproxy's in_queue). */
@@ -125,7 +127,8 @@ export class ServerConn {
       this.chunks.push(chunk);
       this.have += chunk.length;
       if (this.have < this.need) return;
-      buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.have);
+      // Joined with room to spare when the parser needs an unknown number of further bytes (O(n) in total).
+      buf = this.input.join(this.chunks, this.have, this.need < 2 * (this.chunks[0] as Buffer).length);
       this.chunks = null;
       this.rest = null;
     }
@@ -170,6 +173,7 @@ export class ServerConn {
       }
     }
     this.rest = null;
+    this.input.release();
   }
 
   /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
@@ -188,6 +192,7 @@ export class ServerConn {
     this.state = State.IDLE;
     this.rest = null;
     this.chunks = null;
+    this.input.release();
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;

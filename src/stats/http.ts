@@ -1,18 +1,19 @@
 // Operations port beyond twemproxy (--http-port): /metrics (Prometheus text, via prom-client), /healthz,
 // /stats.json (the stats port document), /status.json and the live status page at /. Everything here
-// reads the plain counters at request time; nothing runs on the data path.
+// renders a StatsSnapshot taken at request time (with --workers: the sum of every worker's, from the primary);
+// nothing runs on the data path.
 //
 //   GET /metrics      registry.metrics(): pool + server counters/gauges, ejected flags, latency histograms
-//   GET /healthz      200 "ok" | 503 "<reason>" (shutting down, or a pool with every server ejected)
+//   GET /healthz      200 "ok" | 503 "<reason>" (shutting down, or a pool with every server ejected in some process)
 //   GET /status.json  pools, servers, ejection, counters, latency buckets (the status page polls it every second)
 //   GET /             the status page (src/stats/status-page.ts), self-contained
 
 import * as http from 'node:http';
 import { Registry, Gauge, Counter, type Histogram } from 'prom-client';
-import type { ServerPool, Server } from '../server/pool';
 import { POOL_FIELDS, SERVER_FIELDS, statsJson } from './json';
 import { POOL_STATS, SERVER_STATS, type StatDesc } from './descriptions';
-import { connCounts, LATENCY_BOUNDS_US, type ServerStats, type PoolStats } from './counters';
+import { LATENCY_BOUNDS_US } from './counters';
+import { health, type PoolCounters, type ServerCounterName, type StatsSnapshot, type StatsSource } from './snapshot';
 import { STATUS_PAGE } from './status-page';
 import { VERSION } from '../version';
 
@@ -21,61 +22,37 @@ export interface HttpServer {
   port(): number;
 }
 
-/** What the HTTP port reads from the running proxy. */
-export interface ProxyView {
-  readonly pools: readonly ServerPool[];
-  /** True once shutdown has begun. */
-  readonly stopping: boolean;
+/** The snapshot one scrape renders (read by the registry's collect() callbacks). */
+interface Current {
+  snap: StatsSnapshot;
 }
 
 const startedAt = Date.now();
 
-/** Ejected = out of the distribution and its retry time not reached yet (a due server is tried by the next request). */
-export function isEjected(pool: ServerPool, srv: Server, now: number): boolean {
-  return !pool.isLive(srv.index) && srv.nextRetry > now;
-}
-
-/** /healthz: healthy when not shutting down and every pool has at least one server that is not ejected. */
-export function health(proxy: ProxyView): { ok: boolean; reason: string } {
-  if (proxy.stopping) return { ok: false, reason: 'shutting down' };
-  const now = Date.now();
-  for (const p of proxy.pools) {
-    if (p.servers.length > 0 && p.servers.every((s) => isEjected(p, s, now))) {
-      return { ok: false, reason: `pool '${p.config.name}': all ${p.servers.length} servers ejected` };
-    }
-  }
-  return { ok: true, reason: 'ok' };
-}
-
-function serverNumber(st: ServerStats, field: keyof ServerStats): number {
-  const v = st[field];
-  return typeof v === 'number' ? v : 0;
-}
-
-function poolField(name: string): keyof PoolStats {
+function poolField(name: string): keyof PoolCounters {
   const f = POOL_FIELDS.find(([k]) => k === name);
   if (f === undefined) throw new Error(`no pool field for ${name}`);
   return f[1];
 }
 
-function serverField(name: string): keyof ServerStats {
+function serverField(name: string): ServerCounterName {
   const f = SERVER_FIELDS.find(([k]) => k === name);
   if (f === undefined) throw new Error(`no server field for ${name}`);
   return f[1];
 }
 
 /** One Prometheus family per twemproxy stat: counters get `_total`, the ejection timestamp becomes seconds. */
-function addStatFamily(reg: Registry, proxy: ProxyView, scope: 'pool' | 'server', d: StatDesc): void {
+function addStatFamily(reg: Registry, cur: Current, scope: 'pool' | 'server', d: StatDesc): void {
   const base = scope === 'pool' ? `nutmeg_pool_${d.name}` : `nutmeg_server_${d.name.replace(/^server_/, '')}`;
   const labelNames = scope === 'pool' ? ['pool'] : ['pool', 'server'];
   const each = (fn: (labels: Record<string, string>, value: number) => void): void => {
     if (scope === 'pool') {
       const f = poolField(d.name);
-      for (const p of proxy.pools) fn({ pool: p.config.name }, p.stats[f]);
+      for (const p of cur.snap.pools) fn({ pool: p.name }, p.stats[f]);
     } else {
       const f = serverField(d.name);
       const scale = d.type === 'timestamp' ? 1e-6 : 1;
-      for (const p of proxy.pools) for (const s of p.servers) fn({ pool: p.config.name, server: s.name }, serverNumber(s.stats, f) * scale);
+      for (const p of cur.snap.pools) for (const s of p.servers) fn({ pool: p.name, server: s.name }, s.stats[f] * scale);
     }
   };
   if (d.type === 'counter') {
@@ -120,21 +97,21 @@ class LatencyMetric {
   readonly help = 'time from queueing a request on a server connection to matching its reply, seconds';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly proxy: ProxyView;
+  private readonly cur: Current;
   private readonly le: string[];
 
-  constructor(proxy: ProxyView) {
-    this.proxy = proxy;
+  constructor(cur: Current) {
+    this.cur = cur;
     this.le = LATENCY_BOUNDS_US.map((us) => String(us / 1e6));
   }
 
   get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SampleValue[] }> {
     const values: SampleValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const p of this.proxy.pools) {
+    for (const p of this.cur.snap.pools) {
       for (const s of p.servers) {
-        const h = s.stats.latency;
-        const pool = p.config.name;
+        const h = s.latency;
+        const pool = p.name;
         const server = s.name;
         let acc = 0;
         for (let i = 0; i < this.le.length; i++) {
@@ -151,11 +128,11 @@ class LatencyMetric {
   }
 
   reset(): void {
-    // the counts live in ServerStats; nothing to reset here
+    // the counts live in the snapshot; nothing to reset here
   }
 }
 
-function buildRegistry(proxy: ProxyView): Registry {
+function buildRegistry(cur: Current): Registry {
   const reg = new Registry();
   new Gauge({
     name: 'nutmeg_info',
@@ -174,7 +151,7 @@ function buildRegistry(proxy: ProxyView): Registry {
     registers: [reg],
     collect(this: Counter) {
       this.reset();
-      this.inc(connCounts.total);
+      this.inc(cur.snap.total);
     },
   });
   new Gauge({
@@ -182,44 +159,44 @@ function buildRegistry(proxy: ProxyView): Registry {
     help: 'connection objects existing now (pool listeners + clients + server connections)',
     registers: [reg],
     collect(this: Gauge) {
-      this.set(connCounts.current);
+      this.set(cur.snap.current);
     },
   });
-  for (const d of POOL_STATS) addStatFamily(reg, proxy, 'pool', d);
-  for (const d of SERVER_STATS) addStatFamily(reg, proxy, 'server', d);
+  for (const d of POOL_STATS) addStatFamily(reg, cur, 'pool', d);
+  for (const d of SERVER_STATS) addStatFamily(reg, cur, 'server', d);
   new Gauge({
     name: 'nutmeg_server_ejected',
-    help: '1 while the server is ejected from the distribution',
+    help: '1 while the server is ejected from the distribution (with --workers: the number of workers that eject it)',
     labelNames: ['pool', 'server'],
     registers: [reg],
     collect(this: Gauge) {
       this.reset();
-      const now = Date.now();
-      for (const p of proxy.pools) for (const s of p.servers) this.set({ pool: p.config.name, server: s.name }, isEjected(p, s, now) ? 1 : 0);
+      for (const p of cur.snap.pools) for (const s of p.servers) this.set({ pool: p.name, server: s.name }, s.ejected);
     },
   });
   // prom-client's typings accept only its own four metric classes; its Registry needs only the members LatencyMetric has.
-  reg.registerMetric(new LatencyMetric(proxy) as unknown as Histogram);
+  reg.registerMetric(new LatencyMetric(cur) as unknown as Histogram);
   return reg;
 }
 
 /** The document the status page polls: everything it shows, rates are computed in the page from two samples. */
-export function statusJson(proxy: ProxyView): string {
+export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
   const now = Date.now();
-  const h = health(proxy);
+  const h = health(snap, stopping);
   return JSON.stringify({
     version: VERSION,
     pid: process.pid,
+    workers: snap.workers,
     uptime: Math.floor((now - startedAt) / 1000),
     time: now,
     healthy: h.ok,
     reason: h.reason,
     latencyBoundsUs: LATENCY_BOUNDS_US,
-    pools: proxy.pools.map((p) => ({
-      name: p.config.name,
-      listen: p.config.listen.text,
-      redis: p.config.redis,
-      autoEject: p.config.autoEjectHosts,
+    pools: snap.pools.map((p) => ({
+      name: p.name,
+      listen: p.listen,
+      redis: p.redis,
+      autoEject: p.autoEject,
       clientConnections: p.stats.clientConnections,
       clientEof: p.stats.clientEof,
       clientErr: p.stats.clientErr,
@@ -227,12 +204,11 @@ export function statusJson(proxy: ProxyView): string {
       forwardError: p.stats.forwardError,
       servers: p.servers.map((s) => {
         const st = s.stats;
-        const ejected = isEjected(p, s, now);
         return {
           name: s.name,
-          address: s.unixPath ?? `${s.host}:${s.port}`,
-          ejected,
-          retryInMs: ejected ? s.nextRetry - now : 0,
+          address: s.address,
+          ejected: s.ejected > 0,
+          retryInMs: s.retryInMs,
           ejectedAt: st.serverEjectedAt,
           connections: st.serverConnections,
           requests: st.requests,
@@ -243,36 +219,42 @@ export function statusJson(proxy: ProxyView): string {
           timedout: st.serverTimedout,
           inQueue: st.inQueue,
           outQueue: st.outQueue,
-          latencyBuckets: Array.from(st.latency.buckets),
-          latencySumUs: st.latency.sumUs,
+          latencyBuckets: s.latency.buckets,
+          latencySumUs: s.latency.sumUs,
         };
       }),
     })),
   });
 }
 
-export function startHttp(proxy: ProxyView, addr: string, port: number): Promise<HttpServer> {
-  const reg = buildRegistry(proxy);
+export function startHttp(source: StatsSource, addr: string, port: number): Promise<HttpServer> {
   const send = (res: http.ServerResponse, status: number, type: string, body: string): void => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(body);
   };
-  const srv = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, 405, 'text/plain', 'method not allowed\n');
-    } else if (url === '/healthz') {
-      const h = health(proxy);
+  const fail = (res: http.ServerResponse, e: unknown): void => send(res, 500, 'text/plain', `${e instanceof Error ? e.message : String(e)}\n`);
+  /** Everything but the page reads a fresh snapshot first. */
+  const render = async (url: string, res: http.ServerResponse): Promise<void> => {
+    const snap = await source.snapshot();
+    if (url === '/healthz') {
+      const h = health(snap, source.stopping);
       send(res, h.ok ? 200 : 503, 'text/plain', `${h.reason}\n`);
     } else if (url === '/metrics') {
-      reg.metrics().then(
-        (text) => send(res, 200, reg.contentType, text),
-        (e: unknown) => send(res, 500, 'text/plain', `${e instanceof Error ? e.message : String(e)}\n`),
-      );
+      // A registry per scrape: its collect() callbacks read this snapshot only, even with scrapes in parallel.
+      const reg = buildRegistry({ snap });
+      send(res, 200, reg.contentType, await reg.metrics());
     } else if (url === '/stats.json') {
-      send(res, 200, 'application/json', statsJson(proxy.pools, connCounts));
-    } else if (url === '/status.json') {
-      send(res, 200, 'application/json', statusJson(proxy));
+      send(res, 200, 'application/json', statsJson(snap));
+    } else {
+      send(res, 200, 'application/json', statusJson(snap, source.stopping));
+    }
+  };
+  const srv = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain', 'method not allowed\n');
+    } else if (url === '/healthz' || url === '/metrics' || url === '/stats.json' || url === '/status.json') {
+      render(url, res).catch((e: unknown) => fail(res, e));
     } else if (url === '/' || url === '/index.html') {
       send(res, 200, 'text/html; charset=utf-8', STATUS_PAGE);
     } else {

@@ -1,13 +1,14 @@
 // Stats port output: the JSON document twemproxy serves, byte for byte in layout
 // (one line, fixed key order, `", "` separators, `}\n` at the end). Values are live, not
-// aggregated per interval: compatible with readers, and never stale.
+// aggregated per interval: compatible with readers, and never stale. Rendered from a StatsSnapshot
+// (src/stats/snapshot.ts): this process's counters, or the sum of every worker's with --workers.
 
 import * as os from 'node:os';
-import type { ServerPool } from '../server/pool';
-import { connCounts, type PoolStats, type ServerStats } from './counters';
+import * as net from 'node:net';
+import type { PoolCounters, ServerCounterName, StatsSnapshot, StatsSource } from './snapshot';
 import { NUTCRACKER_VERSION } from '../version';
 
-const POOL_FIELDS: [string, keyof PoolStats][] = [
+const POOL_FIELDS: [string, keyof PoolCounters][] = [
   ['client_eof', 'clientEof'],
   ['client_err', 'clientErr'],
   ['client_connections', 'clientConnections'],
@@ -16,7 +17,7 @@ const POOL_FIELDS: [string, keyof PoolStats][] = [
   ['fragments', 'fragments'],
 ];
 
-const SERVER_FIELDS: [string, keyof ServerStats][] = [
+const SERVER_FIELDS: [string, ServerCounterName][] = [
   ['server_eof', 'serverEof'],
   ['server_err', 'serverErr'],
   ['server_timedout', 'serverTimedout'],
@@ -36,15 +37,15 @@ export { POOL_FIELDS, SERVER_FIELDS };
 
 const startedAt = Date.now();
 
-export function statsJson(pools: readonly ServerPool[], totals: { total: number; current: number } = connCounts): string {
+export function statsJson(snap: StatsSnapshot): string {
   const nowS = Math.floor(Date.now() / 1000);
   let s =
     `{"service":"nutcracker", "source":"${os.hostname()}", "version":"${NUTCRACKER_VERSION}", ` +
     `"uptime":${Math.floor((Date.now() - startedAt) / 1000)}, "timestamp":${nowS}, ` +
-    `"total_connections":${totals.total}, "curr_connections":${totals.current}`;
+    `"total_connections":${snap.total}, "curr_connections":${snap.current}`;
   // Separators as twemproxy writes them: ", " before the first member of an object, "," after a closing "}".
-  pools.forEach((pool, pi) => {
-    s += `${pi === 0 ? ', ' : ','}"${pool.config.name}": {`;
+  snap.pools.forEach((pool, pi) => {
+    s += `${pi === 0 ? ', ' : ','}"${pool.name}": {`;
     s += POOL_FIELDS.map(([k, f]) => `"${k}":${pool.stats[f]}`).join(', ');
     pool.servers.forEach((srv, si) => {
       s += `${si === 0 ? ', ' : ','}"${srv.name}": {`;
@@ -54,4 +55,22 @@ export function statsJson(pools: readonly ServerPool[], totals: { total: number;
     s += '}';
   });
   return s + '}\n';
+}
+
+/** The stats port (-s/-a): each connection gets one document, then the connection is closed. */
+export function startStatsPort(source: StatsSource, addr: string, port: number): Promise<net.Server> {
+  const srv = net.createServer((sock) => {
+    sock.on('error', () => {});
+    source.snapshot().then(
+      (snap) => sock.end(statsJson(snap)),
+      () => sock.destroy(),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    srv.once('error', (e) => reject(new Error(`bind on stats server addr '${addr}:${port}' failed: ${e.message}`)));
+    srv.listen({ host: addr, port }, () => {
+      srv.on('error', () => {});
+      resolve(srv);
+    });
+  });
 }

@@ -1,0 +1,238 @@
+// Stats, read side: a plain-data copy of every counter (pools, servers, latency buckets, connection counts),
+// taken at read time. The stats port, /metrics, /healthz and /status.json all render from one of these, so a
+// single process and the --workers primary (which sums its workers' snapshots) share one renderer.
+//
+//   single process:  live ServerPool counters ──takeSnapshot──► StatsSnapshot ──► statsJson / http
+//   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
+
+import type { Config } from '../config/types';
+import type { ServerPool, Server } from '../server/pool';
+import { LATENCY_BOUNDS_US, type PoolStats, type ServerStats } from './counters';
+
+/** The pool counters as plain numbers (same names as PoolStats). */
+export type PoolCounters = { [K in keyof PoolStats]: number };
+/** The twemproxy server counters as plain numbers (ServerStats without the latency histogram). */
+export type ServerCounterName = Exclude<keyof ServerStats, 'latency'>;
+export type ServerCounters = { [K in ServerCounterName]: number };
+
+export interface LatencySnap {
+  /** Non-cumulative bucket counts, LATENCY_BOUNDS_US.length + 1 of them (the last is +Inf). */
+  buckets: number[];
+  sumUs: number;
+  count: number;
+}
+
+export interface ServerSnap {
+  name: string;
+  /** host:port or the unix socket path. */
+  address: string;
+  stats: ServerCounters;
+  latency: LatencySnap;
+  /** Processes that have this server ejected now (0 or 1 for a single process). */
+  ejected: number;
+  /** Longest time until an ejected server is retried, ms (0 when not ejected). */
+  retryInMs: number;
+}
+
+export interface PoolSnap {
+  name: string;
+  listen: string;
+  redis: boolean;
+  autoEject: boolean;
+  stats: PoolCounters;
+  servers: ServerSnap[];
+  /** Processes in which every server of this pool is ejected. */
+  deadIn: number;
+}
+
+export interface StatsSnapshot {
+  /** Processes summed into this snapshot (1 for a single process). */
+  workers: number;
+  /** Connection objects ever created / existing now (listeners + clients + server connections). */
+  total: number;
+  current: number;
+  pools: PoolSnap[];
+}
+
+/** What the stats port and the HTTP port read (a single process's Proxy, or the --workers primary). */
+export interface StatsSource {
+  /** The counters now: this process's, or the sum of the workers' (may wait briefly for fresh ones). */
+  snapshot(): Promise<StatsSnapshot>;
+  /** True once shutdown has begun. */
+  readonly stopping: boolean;
+}
+
+/** Ejected = out of the distribution and its retry time not reached yet (a due server is tried by the next request). */
+export function isEjected(pool: ServerPool, srv: Server, now: number): boolean {
+  return !pool.isLive(srv.index) && srv.nextRetry > now;
+}
+
+function poolCounters(s: PoolStats): PoolCounters {
+  return {
+    clientEof: s.clientEof,
+    clientErr: s.clientErr,
+    clientConnections: s.clientConnections,
+    serverEjects: s.serverEjects,
+    forwardError: s.forwardError,
+    fragments: s.fragments,
+  };
+}
+
+function serverCounters(s: ServerStats): ServerCounters {
+  return {
+    serverEof: s.serverEof,
+    serverErr: s.serverErr,
+    serverTimedout: s.serverTimedout,
+    serverConnections: s.serverConnections,
+    serverEjectedAt: s.serverEjectedAt,
+    requests: s.requests,
+    requestBytes: s.requestBytes,
+    responses: s.responses,
+    responseBytes: s.responseBytes,
+    inQueue: s.inQueue,
+    inQueueBytes: s.inQueueBytes,
+    outQueue: s.outQueue,
+    outQueueBytes: s.outQueueBytes,
+  };
+}
+
+function zeroPool(): PoolCounters {
+  return { clientEof: 0, clientErr: 0, clientConnections: 0, serverEjects: 0, forwardError: 0, fragments: 0 };
+}
+
+function zeroServer(): ServerCounters {
+  return {
+    serverEof: 0,
+    serverErr: 0,
+    serverTimedout: 0,
+    serverConnections: 0,
+    serverEjectedAt: 0,
+    requests: 0,
+    requestBytes: 0,
+    responses: 0,
+    responseBytes: 0,
+    inQueue: 0,
+    inQueueBytes: 0,
+    outQueue: 0,
+    outQueueBytes: 0,
+  };
+}
+
+function zeroLatency(): LatencySnap {
+  return { buckets: new Array<number>(LATENCY_BOUNDS_US.length + 1).fill(0), sumUs: 0, count: 0 };
+}
+
+/** A copy of this process's counters now. */
+export function takeSnapshot(pools: readonly ServerPool[], conns: { total: number; current: number }): StatsSnapshot {
+  const now = Date.now();
+  return {
+    workers: 1,
+    total: conns.total,
+    current: conns.current,
+    pools: pools.map((p) => {
+      let ejectedServers = 0;
+      const servers = p.servers.map((s): ServerSnap => {
+        const ejected = isEjected(p, s, now);
+        if (ejected) ejectedServers++;
+        const h = s.stats.latency;
+        return {
+          name: s.name,
+          address: s.unixPath ?? `${s.host}:${s.port}`,
+          stats: serverCounters(s.stats),
+          latency: { buckets: Array.from(h.buckets), sumUs: h.sumUs, count: h.count },
+          ejected: ejected ? 1 : 0,
+          retryInMs: ejected ? s.nextRetry - now : 0,
+        };
+      });
+      return {
+        name: p.config.name,
+        listen: p.config.listen.text,
+        redis: p.config.redis,
+        autoEject: p.config.autoEjectHosts,
+        stats: poolCounters(p.stats),
+        servers,
+        deadIn: servers.length > 0 && ejectedServers === servers.length ? 1 : 0,
+      };
+    }),
+  };
+}
+
+/** Every pool and server of a config with all counters at 0 and no process counted: the start of a sum. */
+export function emptySnapshot(config: Config): StatsSnapshot {
+  return {
+    workers: 0,
+    total: 0,
+    current: 0,
+    pools: config.pools.map((p) => ({
+      name: p.name,
+      listen: p.listen.text,
+      redis: p.redis,
+      autoEject: p.autoEjectHosts,
+      stats: zeroPool(),
+      servers: p.servers.map((s) => ({
+        name: s.name,
+        address: s.unixPath ?? `${s.host}:${s.port}`,
+        stats: zeroServer(),
+        latency: zeroLatency(),
+        ejected: 0,
+        retryInMs: 0,
+      })),
+      deadIn: 0,
+    })),
+  };
+}
+
+/** Gauges (values of "now") are dropped when a process is retired; counters and the ejection time are kept. */
+const POOL_GAUGES: ReadonlySet<keyof PoolCounters> = new Set<keyof PoolCounters>(['clientConnections']);
+const SERVER_GAUGES: ReadonlySet<ServerCounterName> = new Set<ServerCounterName>(['serverConnections', 'inQueue', 'inQueueBytes', 'outQueue', 'outQueueBytes']);
+
+/**
+ * Adds `from` into `into`, pool by pool and server by server by name (names `into` lacks are ignored): counters and
+ * gauges are summed, server_ejected_at is the max, latency buckets are summed. `live` = false adds a process that is
+ * gone (a dead worker's last numbers): only its counters, not its gauges, connection count or ejection state.
+ */
+export function addSnapshot(into: StatsSnapshot, from: StatsSnapshot, live: boolean): void {
+  into.total += from.total;
+  if (live) {
+    into.workers += from.workers;
+    into.current += from.current;
+  }
+  const pools = new Map(into.pools.map((p) => [p.name, p]));
+  for (const fp of from.pools) {
+    const ip = pools.get(fp.name);
+    if (ip === undefined) continue;
+    for (const k of Object.keys(ip.stats) as (keyof PoolCounters)[]) {
+      if (live || !POOL_GAUGES.has(k)) ip.stats[k] += fp.stats[k];
+    }
+    if (live) ip.deadIn += fp.deadIn;
+    const servers = new Map(ip.servers.map((s) => [s.name, s]));
+    for (const fsrv of fp.servers) {
+      const is = servers.get(fsrv.name);
+      if (is === undefined) continue;
+      for (const k of Object.keys(is.stats) as ServerCounterName[]) {
+        if (k === 'serverEjectedAt') is.stats[k] = Math.max(is.stats[k], fsrv.stats[k]);
+        else if (live || !SERVER_GAUGES.has(k)) is.stats[k] += fsrv.stats[k];
+      }
+      const b = is.latency.buckets;
+      for (let i = 0; i < b.length; i++) b[i] = (b[i] ?? 0) + (fsrv.latency.buckets[i] ?? 0);
+      is.latency.sumUs += fsrv.latency.sumUs;
+      is.latency.count += fsrv.latency.count;
+      if (live) {
+        is.ejected += fsrv.ejected;
+        is.retryInMs = Math.max(is.retryInMs, fsrv.retryInMs);
+      }
+    }
+  }
+}
+
+/** /healthz: healthy when not shutting down and no process has every server of a pool ejected. */
+export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; reason: string } {
+  if (stopping) return { ok: false, reason: 'shutting down' };
+  for (const p of snap.pools) {
+    if (p.deadIn > 0) {
+      const where = snap.workers > 1 ? ` in ${p.deadIn} of ${snap.workers} workers` : '';
+      return { ok: false, reason: `pool '${p.name}': all ${p.servers.length} servers ejected${where}` };
+    }
+  }
+  return { ok: true, reason: 'ok' };
+}
