@@ -29,7 +29,7 @@ import { stopTicker } from './util/clock';
 import { connCounts } from './stats/counters';
 import { startHttp, type HttpServer } from './stats/http';
 import { takeSnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
-import { Primary, SharedListener, WorkerChannel, isWorker } from './workers';
+import { Primary, WorkerChannel, isWorker } from './workers';
 
 /** How long a shutdown waits for in-flight requests before closing anyway. */
 const DRAIN_MS = 5000;
@@ -37,7 +37,7 @@ const DRAIN_MS = 5000;
 export class Proxy implements StatsSource {
   readonly config: Config;
   readonly pools: ServerPool[];
-  private readonly listeners: (Listener | SharedListener)[];
+  private readonly listeners: Listener[];
   private stats: net.Server | null = null;
   private http: HttpServer | null = null;
   /** Set when shutdown begins (/healthz answers 503 from then on). */
@@ -47,7 +47,7 @@ export class Proxy implements StatsSource {
   constructor(config: Config, shared = false) {
     this.config = config;
     this.pools = config.pools.map((p) => new ServerPool(p, p.redis ? redisProtocol : memcacheProtocol));
-    this.listeners = this.pools.map((p) => (shared ? new SharedListener(p) : new Listener(p)));
+    this.listeners = this.pools.map((p) => new Listener(p, shared));
   }
 
   /** `opts` null (a worker): no stats or HTTP port, the primary serves them. */

@@ -10,7 +10,7 @@
 //            SIGHUP/SIGTTIN/SIGTTOU ─► applied here, then sent to each worker
 //            SIGINT/SIGTERM ─► stop{} to each worker (stop accepting, drain, exit 0) ─► all exited ─► exit 0
 //
-// Listening sockets: a worker's listen() goes through node:cluster (never `exclusive`), so the socket is bound once,
+// Listening sockets: a worker's Listener (shared mode) goes through node:cluster (never `exclusive`), so the socket is bound once,
 // in the primary; with SCHED_NONE each worker accepts from it itself. A unix socket file is unlinked (if stale)
 // by the primary before the first fork and never by a worker.
 
@@ -18,8 +18,6 @@ import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Config } from './config/types';
-import type { ServerPool } from './server/pool';
-import { Listener } from './client/listener';
 import { addSnapshot, emptySnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { startStatsPort } from './stats/json';
 import { startHttp, type HttpServer } from './stats/http';
@@ -63,59 +61,6 @@ function kind(m: unknown): string {
 }
 
 // ---- worker side ---------------------------------------------------------------------------------------------------
-
-/** The duck type of Listener's connection handler (private there): one accepted socket in, a ClientConn made. */
-interface Acceptor {
-  accept(sock: net.Socket): void;
-}
-
-/**
- * A pool's listening socket inside a worker. The socket itself is bound once by the primary through node:cluster,
- * so unlike Listener this never asks for an `exclusive` bind, never unlinks a unix socket path, and does not count
- * the listener in connCounts (the primary adds its listeners to the totals). Accepted sockets go to the pool's
- * Listener, so client_connections, keepalive and ClientConn creation stay in one place.
- */
-export class SharedListener {
-  readonly pool: ServerPool;
-  private readonly inner: Listener;
-  private server: net.Server | null = null;
-
-  constructor(pool: ServerPool) {
-    this.pool = pool;
-    this.inner = new Listener(pool);
-  }
-
-  listen(): Promise<void> {
-    const cfg = this.pool.config;
-    const acceptor = this.inner as unknown as Acceptor;
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => acceptor.accept(sock));
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      const l = cfg.listen;
-      const done = (): void => {
-        server.off('error', reject);
-        server.on('error', () => {});
-        try {
-          if (l.kind === 'unix' && l.perm !== 0) fs.chmodSync(l.path, l.perm);
-          resolve();
-        } catch (e) {
-          reject(e);
-        }
-      };
-      if (l.kind === 'unix') server.listen({ path: l.path, backlog: cfg.backlog }, done);
-      else server.listen({ host: l.host, port: l.port, backlog: cfg.backlog }, done);
-    });
-  }
-
-  /** Stop accepting (the primary closes the shared socket once every worker has let go of it). */
-  close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    s?.close();
-    return Promise.resolve();
-  }
-}
 
 /**
  * The worker's end of the IPC channel: waits for the start message, reports ready or a fatal start-up error,
@@ -277,6 +222,7 @@ export class Primary implements StatsSource {
         if (!this.slots.every((s) => s.ready)) return;
         clearTimeout(timer);
         this.startError = null;
+        this.onReady = () => {};
         this.started = true;
         resolve();
       };
@@ -352,13 +298,9 @@ export class Primary implements StatsSource {
     for (const s of this.slots) {
       const w = s.worker;
       if (w === null || !s.ready || !w.isConnected()) continue;
-      try {
-        const msg: ToWorker = { nutmeg: 'snap', seq };
-        w.send(msg);
-        asked.push(s);
-      } catch {
-        // exiting: its latest snapshot is used
-      }
+      const msg: ToWorker = { nutmeg: 'snap', seq };
+      w.send(msg);
+      asked.push(s);
     }
     if (asked.length > 0) {
       await new Promise<void>((resolve) => {
@@ -415,12 +357,9 @@ export class Primary implements StatsSource {
       s.restartTimer = null;
       const w = s.worker;
       if (w === null) continue;
-      try {
-        const msg: ToWorker = { nutmeg: 'stop' };
-        w.send(msg);
-      } catch {
-        w.process.kill('SIGTERM');
-      }
+      const msg: ToWorker = { nutmeg: 'stop' };
+      if (w.isConnected()) w.send(msg);
+      else w.process.kill('SIGTERM'); // same graceful stop, by signal
     }
     const all = Promise.all(this.slots.map((s) => s.exited));
     let timer: NodeJS.Timeout | null = null;

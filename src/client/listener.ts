@@ -12,9 +12,15 @@ let nextClientId = 1;
 export class Listener {
   readonly pool: ServerPool;
   private server: net.Server | null = null;
+  /**
+   * In a --workers worker the socket is bound once by the primary through node:cluster: no `exclusive` bind,
+   * no unlink of the unix socket path, and the listener is not counted here (the primary counts it).
+   */
+  private readonly shared: boolean;
 
-  constructor(pool: ServerPool) {
+  constructor(pool: ServerPool, shared = false) {
     this.pool = pool;
+    this.shared = shared;
   }
 
   /** Bind and listen; rejects with the bind error (start-up only). */
@@ -28,16 +34,20 @@ export class Listener {
       const done = (): void => {
         server.off('error', reject);
         server.on('error', () => {});
-        connCounts.total++;
-        connCounts.current++;
+        if (!this.shared) {
+          connCounts.total++;
+          connCounts.current++;
+        }
         resolve();
       };
       const l = cfg.listen;
       if (l.kind === 'unix') {
-        try {
-          fs.unlinkSync(l.path);
-        } catch {
-          // no stale socket file
+        if (!this.shared) {
+          try {
+            fs.unlinkSync(l.path);
+          } catch {
+            // no stale socket file
+          }
         }
         server.listen({ path: l.path, backlog: cfg.backlog }, () => {
           try {
@@ -48,7 +58,7 @@ export class Listener {
           }
         });
       } else {
-        server.listen({ host: l.host, port: l.port, backlog: cfg.backlog, exclusive: true }, done);
+        server.listen({ host: l.host, port: l.port, backlog: cfg.backlog, exclusive: !this.shared }, done);
       }
     });
   }
@@ -88,7 +98,7 @@ export class Listener {
     const s = this.server;
     if (s === null) return Promise.resolve();
     this.server = null;
-    connCounts.current--;
+    if (!this.shared) connCounts.current--;
     s.close();
     return Promise.resolve();
   }

@@ -27,7 +27,7 @@ export class Msg {
   done = false;
   /** Close the client connection after this reply is written (QUIT, protocol error). */
   closeAfter = false;
-  /** Deadline in ms since epoch; 0 = none. */
+  /** Deadline on the performance.now() clock (ms); 0 = none. */
   deadline = 0;
   /** Server index this request (or fragment) was routed to. */
   server = -1;

@@ -36,6 +36,14 @@ const CRLF_LEN = 2;
 const FRAG_NAME: Record<string, Buffer> = {};
 for (const n of ['mget', 'del', 'unlink', 'touch', 'exists', 'mset']) FRAG_NAME[n] = Buffer.from(`$${n.length}\r\n${n}\r\n`);
 
+/**
+ * An error reply that quotes client bytes (command name, argument, the byte the parser choked on):
+ * CR and LF become spaces, as Redis does, so the reply stays one line and the client stays in frame.
+ */
+function quotedError(text: string): Buffer {
+  return errorReply(text.replace(/[\r\n]/g, ' '));
+}
+
 function bulk(buf: Buffer, start: number, end: number): Buffer {
   return bulkReply(buf.subarray(start, end));
 }
@@ -68,7 +76,7 @@ class RedisRequestReader implements RequestReader {
   }
 
   errorReply(): Buffer {
-    return errorReply(`ERR ${this.p.errorText}`);
+    return quotedError(`ERR ${this.p.errorText}`);
   }
 
   errorCloses(): boolean {
@@ -84,7 +92,7 @@ class RedisRequestReader implements RequestReader {
     const narg = p.narg;
     if (cmd < 0) {
       const name = buf.toString('latin1', p.nameStart, Math.min(p.nameEnd, p.nameStart + 64));
-      return local(msg, errorReply(`ERR unknown command '${name}', nutmeg does not proxy it`));
+      return local(msg, quotedError(`ERR unknown command '${name}', nutmeg does not proxy it`));
     }
     const row = COMMANDS[cmd]!;
     msg.cmd = cmd;
@@ -155,7 +163,7 @@ class RedisRequestReader implements RequestReader {
       case 'select': {
         const db = parseUnsigned(buf, p.args[0] as number, p.args[1] as number);
         if (db === 0) return local(msg, OK_REPLY);
-        return local(msg, errorReply(`ERR SELECT ${arg(p, 1, buf)} is not supported by nutmeg: a pool serves database 0 (the servers' redis_db)`));
+        return local(msg, quotedError(`ERR SELECT ${arg(p, 1, buf)} is not supported by nutmeg: a pool serves database 0 (the servers' redis_db)`));
       }
       case 'hello':
         return this.hello(client, msg, buf);
@@ -198,7 +206,7 @@ class RedisRequestReader implements RequestReader {
         client.name = Buffer.from(buf.subarray(p.args[2 * i] as number, p.args[2 * i + 1] as number));
         i += 1;
       } else {
-        return local(msg, errorReply(`ERR Syntax error in HELLO option '${arg(p, i, buf)}'`));
+        return local(msg, quotedError(`ERR Syntax error in HELLO option '${arg(p, i, buf)}'`));
       }
     }
     if (!client.authed) return local(msg, NOAUTH);
@@ -234,7 +242,7 @@ class RedisRequestReader implements RequestReader {
       const name = client.name === null ? '' : client.name.toString('latin1');
       return local(msg, bulkReply(`id=${client.id} name=${name} db=0 proxy=nutmeg\n`));
     }
-    return local(msg, errorReply(`ERR 'client ${arg(p, 1, buf).toLowerCase()}' is not supported by nutmeg`));
+    return local(msg, quotedError(`ERR 'client ${arg(p, 1, buf).toLowerCase()}' is not supported by nutmeg`));
   }
 
   /**

@@ -56,12 +56,14 @@ export class ServerConn {
     return this.state === State.CONNECTED;
   }
 
-  /** Queue one request (or fragment); its reply will complete it. */
-  enqueue(msg: Msg, bytes: Buffer, deadline: number): void {
+  /** Queue one request (or fragment) with the pool's timeout (ms, 0 = none); its reply will complete it. */
+  enqueue(msg: Msg, bytes: Buffer, timeout: number): void {
     if (this.state === State.IDLE) this.connect();
     const st = this.server.stats;
-    msg.deadline = deadline;
-    msg.queuedAt = performance.now();
+    // One clock read per request serves both the latency histogram and the deadline.
+    const t = performance.now();
+    msg.queuedAt = t;
+    msg.deadline = timeout > 0 ? t + timeout : 0;
     if (!msg.swallow) {
       st.requests++;
       st.requestBytes += bytes.length;

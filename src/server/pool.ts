@@ -130,7 +130,7 @@ export class ServerPool {
   send(index: number, msg: Msg, bytes: Buffer): void {
     msg.server = index;
     const srv = this.servers[index] as Server;
-    srv.conn().enqueue(msg, bytes, this.deadline());
+    srv.conn().enqueue(msg, bytes, this.timeout);
     if (!msg.expectReply) this.finish(msg);
   }
 
@@ -167,9 +167,9 @@ export class ServerPool {
     this.finish(msg);
   }
 
-  /** Deadline for a request queued now (ms since epoch), 0 without `timeout`. */
+  /** Deadline for a request queued now (on the performance.now() clock), 0 without `timeout`. */
   deadline(): number {
-    return this.timeout > 0 ? Date.now() + this.timeout : 0;
+    return this.timeout > 0 ? performance.now() + this.timeout : 0;
   }
 
   /** An internal request (AUTH/SELECT on a new connection): its reply is dropped; it times out like any request. */
