@@ -30,7 +30,7 @@ export class ClientConn implements MsgOwner {
   readonly pool: ServerPool;
   readonly socket: Socket;
   readonly reader: RequestReader;
-  private readonly fifo = new Ring<Msg>(64);
+  private readonly fifo = new Ring<Msg>(4);
   private readonly out = new Outbox();
   /** Unparsed bytes: the start of an incomplete request, plus chunks held back until `need` is met. */
   private rest: Buffer | null = null;

@@ -12,7 +12,7 @@ import { RedisReplyParser } from '../../src/protocol/redis/reply';
 import { OK, AGAIN } from '../../src/protocol/parse';
 import { inputs, redisRequests, mcRequests, REDIS_CHARS, MC_CHARS } from './harness';
 
-const RUNS = 400;
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const procs: Proc[] = [];
 let proxy: ProxyProc;
 let rport = 0;
