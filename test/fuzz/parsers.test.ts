@@ -9,6 +9,6 @@ const RUNS = 2000;
 
 for (const c of CASES) {
   test(`${c.target.name} parser: ${RUNS} random/mutated inputs in random splits`, () => {
-    fc.assert(property(c), { numRuns: RUNS });
+    fc.assert(property(c), { numRuns: RUNS, includeErrorInReport: true });
   });
 }
