@@ -27,7 +27,7 @@ import { initLog, log, logAlways, changeLogLevel, reopenLog, flushLog } from './
 import { VERSION } from './version';
 import { stopTicker } from './util/clock';
 import { connCounts } from './stats/counters';
-import { startHttp, type HttpServer } from './stats/http';
+import type { HttpServer } from './stats/http';
 import { takeSnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { Primary, WorkerChannel, isWorker } from './workers';
 
@@ -54,7 +54,7 @@ export class Proxy implements StatsSource {
   async start(opts: Pick<CliOptions, 'statsPort' | 'statsAddr' | 'httpPort' | 'httpAddr'> | null): Promise<void> {
     if (opts !== null) {
       this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
-      if (opts.httpPort > 0) this.http = await startHttp(this, opts.httpAddr, opts.httpPort);
+      if (opts.httpPort > 0) this.http = await (require('./stats/http') as typeof import('./stats/http')).startHttp(this, opts.httpAddr, opts.httpPort); // prom-client (~11 MB) loads only when asked for
     }
     for (const p of this.pools) if (p.config.preconnect) p.preconnect();
     for (const l of this.listeners) await l.listen();

@@ -20,7 +20,7 @@ import * as net from 'node:net';
 import type { Config } from './config/types';
 import { addSnapshot, emptySnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { startStatsPort } from './stats/json';
-import { startHttp, type HttpServer } from './stats/http';
+import type { HttpServer } from './stats/http';
 import { log, logAlways, logLevel } from './util/log';
 
 /** How often a worker pushes its counters to the primary. */
@@ -199,7 +199,7 @@ export class Primary implements StatsSource {
   /** Stats port, HTTP port, then the workers; resolves once every worker listens, rejects on a start-up error. */
   async start(opts: PrimaryOptions): Promise<void> {
     this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
-    if (opts.httpPort > 0) this.http = await startHttp(this, opts.httpAddr, opts.httpPort);
+    if (opts.httpPort > 0) this.http = await (require('./stats/http') as typeof import('./stats/http')).startHttp(this, opts.httpAddr, opts.httpPort); // prom-client (~11 MB) loads only when asked for
     for (const p of this.config.pools) {
       if (p.listen.kind !== 'unix') continue;
       try {

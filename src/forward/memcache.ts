@@ -9,8 +9,8 @@
 import type { ParseStatus } from '../protocol/parse';
 import { McRequestParser } from '../protocol/memcache/request';
 import { McReplyParser, MODE_META_QUIET, K_VALUES, K_END, K_SERVER_ERROR, K_CLIENT_ERROR, K_ERROR } from '../protocol/memcache/reply';
-import { MC_COMMANDS, MC_QUIT, MC_MN, MC_GETS, SHAPE_STORAGE, SHAPE_CAS } from '../protocol/memcache/commands';
-import { REPLY_MN, REPLY_BAD_FORMAT, serverError } from '../protocol/memcache/replies';
+import { MC_COMMANDS, MC_QUIT, MC_MN, MC_GETS } from '../protocol/memcache/commands';
+import { REPLY_MN, serverError } from '../protocol/memcache/replies';
 import { mergeRetrieval } from '../protocol/memcache/merge';
 import { allocMsg, type Msg } from './msg';
 import type { Protocol, ReplyReader, RequestReader } from './protocol';
@@ -23,53 +23,6 @@ const GET_ = Buffer.from('get ');
 const GETS_ = Buffer.from('gets ');
 /** Msg.fragType marker on a quiet meta request (its reply ends at MN). */
 const QUIET = 1;
-
-const LINE_OK = 0;
-/** memcached would read the line differently: refuse it (forwarding it would put the server connection out of step). */
-const LINE_BAD = 1;
-/** A meta flag token starts with `q`: memcached applies noreply semantics whatever follows the `q`. */
-const LINE_QUIET = 2;
-const NUL = 0;
-const LF = 10;
-const SP = 32;
-const Q = 0x71;
-const U64_MAX = Buffer.from('18446744073709551615');
-const I64_MAX = Buffer.from('9223372036854775807');
-
-/**
- * What memcached reads differently from the request parser, on the command line buf[s, e) (e at its CR):
- * a NUL or a bare LF ends memcached's line early; a flags/exptime/cas number past its 64-bit parse makes
- * it answer twice (an error, then ERROR for the data block it does not swallow) — LINE_BAD; a meta flag
- * token starting with `q` is quiet for memcached even with more letters after it — LINE_QUIET.
- */
-function checkLine(buf: Buffer, s: number, e: number, shape: number): number {
-  const storage = shape === SHAPE_STORAGE || shape === SHAPE_CAS;
-  let quiet = false;
-  let tok = -1;
-  let ts = -1;
-  for (let i = s; i <= e; i++) {
-    const c = i < e ? buf[i]! : SP;
-    if (c === NUL || c === LF) return LINE_BAD;
-    if (c === SP) {
-      const num = storage && (tok === 2 || tok === 3 || (tok === 5 && shape === SHAPE_CAS));
-      if (ts >= 0 && num && !fits(buf, ts, i, tok === 3 ? I64_MAX : U64_MAX)) return LINE_BAD;
-      ts = -1;
-    } else if (ts < 0) {
-      ts = i;
-      tok++;
-      if (tok >= 2 && c === Q) quiet = true;
-    }
-  }
-  return quiet ? LINE_QUIET : LINE_OK;
-}
-
-/** The decimal digits buf[s, e) are at most max (a decimal string without leading zeros). */
-function fits(buf: Buffer, s: number, e: number, max: Buffer): boolean {
-  while (s < e - 1 && buf[s] === 0x30) s++;
-  const n = e - s;
-  if (n !== max.length) return n < max.length;
-  return buf.compare(max, 0, n, s, e) <= 0;
-}
 
 class McRequestReader implements RequestReader {
   private readonly p = new McRequestParser();
@@ -106,12 +59,6 @@ class McRequestReader implements RequestReader {
     msg.start = start;
     msg.end = end;
     msg.cmd = cmd;
-    const line = cmd < 0 ? LINE_OK : checkLine(buf, start, p.headerEnd - 2, MC_COMMANDS[cmd]!.shape);
-    if (line === LINE_BAD) {
-      msg.reply = REPLY_BAD_FORMAT;
-      msg.done = true;
-      return;
-    }
     if (cmd === MC_QUIT) {
       client.quit(msg);
       return;
@@ -131,7 +78,7 @@ class McRequestReader implements RequestReader {
       return;
     }
     if (p.noreply) msg.expectReply = false;
-    if (row.isMeta && (p.quiet || line === LINE_QUIET)) {
+    if (p.quiet) {
       msg.suffix = MN_REQUEST;
       msg.fragType = QUIET;
     }

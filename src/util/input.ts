@@ -8,6 +8,8 @@
 // Only bytes past `end` of the own allocation are ever written; every view handed out (partial
 // rest, requests/replies already dispatched) lies before it, so nothing referenced is overwritten.
 
+/** Below this size a join is a plain pooled concat: small partial messages are the common case and must not cost 64 KB each. */
+const SMALL_JOIN = 32 * 1024;
 /** Spare room added on a growing join: the joined size, clamped to [MIN_ROOM, MAX_ROOM]. */
 const MIN_ROOM = 64 * 1024;
 const MAX_ROOM = 64 * 1024 * 1024;
@@ -33,6 +35,10 @@ export class InputJoin {
         this.end = o;
         return st.subarray(from, o);
       }
+    }
+    if (total < SMALL_JOIN) {
+      this.store = null;
+      return Buffer.concat(parts, total);
     }
     const room = grow ? Math.min(MAX_ROOM, Math.max(MIN_ROOM, total)) : 0;
     const nb = Buffer.allocUnsafeSlow(total + room);

@@ -84,7 +84,7 @@ const VALID: [string, Ok][] = [
   ['gets key\r\n', ok('gets key\r\n', 'gets', ['key'])],
   ['get k1 k2 k3\r\n', ok('get k1 k2 k3\r\n', 'get', ['k1', 'k2', 'k3'])],
   ['   get   k1    k2  \r\n', ok('   get   k1    k2  \r\n', 'get', ['k1', 'k2'])],
-  ['get a\nb\tc\r\n', ok('get a\nb\tc\r\n', 'get', ['a\nb\tc'])],
+  ['get a\tb\x01c\r\n', ok('get a\tb\x01c\r\n', 'get', ['a\tb\x01c'])],
   ['get noreply\r\n', ok('get noreply\r\n', 'get', ['noreply'])],
   [`get ${K250}\r\n`, ok(`get ${K250}\r\n`, 'get', [K250])],
   ['set key 0 600 5\r\nvalue\r\n', ok('set key 0 600 5\r\nvalue\r\n', 'set', ['key'])],
@@ -173,12 +173,67 @@ const INVALID: [string, Err][] = [
   ['ms key 2\r\nabc\r\n', err(CHUNK, null)],
 ];
 
+// Lines memcached would read differently from the parser: refused, the stream stays in step.
+const U64 = '18446744073709551615';
+const I64 = '9223372036854775807';
+/** Refused with `reply`; the whole input (line, and data block if any) is consumed. */
+const skipped = (input: string, reply: string): [string, Err] => [input, err(reply, input.length)];
+const MEMCACHED_READS: [string, Ok | Err][] = [
+  // a NUL (ends memcached's token scan) or a bare LF (ends its line) inside an otherwise valid line
+  skipped('get a\nb\tc\r\n', FORMAT),
+  skipped('get a\x00b\r\n', FORMAT),
+  skipped('gets a b\n\r\n', FORMAT),
+  skipped('delete k\n\r\n', FORMAT),
+  skipped('incr k 1\x00\r\n', FORMAT),
+  skipped('version \x00\r\n', ERR), // wrong token count wins, as before
+  skipped('get\n a\r\n', ERR), // unknown name wins
+  skipped('mg k v\x00\r\n', FORMAT),
+  skipped('me k\n\r\n', FORMAT),
+  // storage: a valid length swallows the data block, one reply
+  skipped('set a\x00b 0 0 1\r\nx\r\n', FORMAT),
+  skipped('set k\n 0 0 1\r\nx\r\n', FORMAT),
+  skipped('cas k 0 0 1 5\n\r\nx\r\n', FORMAT),
+  skipped('ms k 1 T\x00\r\nx\r\n', FORMAT),
+  ['set a\nb 0 0 1\r\nxy\r\n', err(CHUNK, null)], // a bad chunk still closes
+  ['get a\nb\r\r', err(FORMAT, null)], // CR without LF still closes
+  // flags ≤ 2^64-1, exptime ≤ 2^63-1, cas ≤ 2^64-1 on storage commands (leading zeros allowed)
+  [`set k ${U64} ${I64} 1\r\nx\r\n`, ok(`set k ${U64} ${I64} 1\r\nx\r\n`, 'set', ['k'])],
+  [`add k 000${U64} 0${I64} 1\r\nx\r\n`, ok(`add k 000${U64} 0${I64} 1\r\nx\r\n`, 'add', ['k'])],
+  [`cas k 0 0 1 ${U64} noreply\r\nx\r\n`, ok(`cas k 0 0 1 ${U64} noreply\r\nx\r\n`, 'cas', ['k'], { noreply: true })],
+  skipped('set k 18446744073709551616 0 1\r\nx\r\n', FORMAT),
+  skipped('append k 99999999999999999999 0 1\r\nx\r\n', FORMAT),
+  skipped('prepend k 100000000000000000000 0 1\r\nx\r\n', FORMAT),
+  skipped('replace k 0 9223372036854775808 1\r\nx\r\n', FORMAT),
+  skipped('set k 0 10000000000000000000 1 noreply\r\nx\r\n', FORMAT),
+  skipped('cas k 0 0 1 18446744073709551616\r\nx\r\n', FORMAT),
+  ['incr k 99999999999999999999\r\n', ok('incr k 99999999999999999999\r\n', 'incr', ['k'])], // storage only
+  // a meta flag token starting with `q` is quiet, whatever follows
+  ['mg key qx v\r\n', ok('mg key qx v\r\n', 'mg', ['key'], { quiet: true })],
+  ['md key v qq\r\n', ok('md key v qq\r\n', 'md', ['key'], { quiet: true })],
+  ['ma key q1\r\n', ok('ma key q1\r\n', 'ma', ['key'], { quiet: true })],
+  ['ms key 2 qa T0\r\nhi\r\n', ok('ms key 2 qa T0\r\nhi\r\n', 'ms', ['key'], { quiet: true })],
+  ['mg key Q v\r\n', ok('mg key Q v\r\n', 'mg', ['key'])],
+  ['mg a2V5 bq\r\n', ok('mg a2V5 bq\r\n', 'mg', ['a2V5'])],
+];
+
 test('valid requests: whole, byte by byte, every split', () => {
   for (const [input, exp] of VALID) check(H, b(input), [exp]);
 });
 
 test('invalid requests: reply, resynchronisation, every split', () => {
   for (const [input, exp] of INVALID) check(H, b(input), [exp]);
+});
+
+test('lines memcached would read differently: NUL, bare LF, 64-bit numbers, q… flags; every split', () => {
+  for (const [input, exp] of MEMCACHED_READS) check(H, b(input), [exp]);
+  // the stream goes on after each refusal
+  check(H, b('get a\nb\r\nget c\r\n'), [err(FORMAT, 9), ok('get c\r\n', 'get', ['c'])]);
+  check(H, b('set a\x00 0 0 2\r\nhi\r\nmg c qv\r\n'), [err(FORMAT, 18), ok('mg c qv\r\n', 'mg', ['c'], { quiet: true })]);
+  check(H, b(`set k 0 ${I64}0 1\r\nx\r\nget k\r\n`), [err(FORMAT, 35), ok('get k\r\n', 'get', ['k'])]);
+  // a bad byte in the length token: the line alone is skipped, the data is then read as a command
+  check(H, b('set k 0 0 1\n\r\nx\r\nget k\r\n'), [err(FORMAT, 14), err(ERR, 3), ok('get k\r\n', 'get', ['k'])]);
+  // the flag is per request: a clean line after a refused one is OK
+  check(H, b('mg k\x00\r\nmg k\r\n'), [err(FORMAT, 7), ok('mg k\r\n', 'mg', ['k'])]);
 });
 
 test('a request after a recoverable error is parsed normally', () => {
@@ -301,7 +356,8 @@ test('the parser reuses its keys array and start offsets are honoured', () => {
 
 // --- property: random storage commands, random data, random splits
 
-const KEY_BYTE = fc.integer({ min: 0, max: 255 }).map((c) => (c === 32 || c === 13 ? 0x5f : c));
+// no separator (SP, CR) and nothing memcached would end the line at (NUL, LF)
+const KEY_BYTE = fc.integer({ min: 0, max: 255 }).map((c) => (c === 32 || c === 13 || c === 0 || c === 10 ? 0x5f : c));
 const STORAGE = ['set', 'add', 'replace', 'append', 'prepend', 'cas', 'ms'] as const;
 const cmdArb = fc.record({
   name: fc.constantFrom(...STORAGE),

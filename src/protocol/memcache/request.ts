@@ -7,7 +7,8 @@
 // is checked once `need` bytes are present.
 //
 //   IDLE ──> LINE: spaces separate tokens, the first token is looked up as soon as it ends
-//             │     (get/gets raise the line limit); CR must be followed by LF
+//             │     (get/gets raise the line limit); CR must be followed by LF; a NUL or a bare LF
+//             │     is noted (memcached would end the line there) and refused once all else is valid
 //             │ CRLF
 //             v
 //           check the tokens against the command's SHAPE_* ──bad──> ERROR (reply, keep connection)
@@ -20,6 +21,8 @@
 // resynchronised (`closeAfter`):
 //   unknown name, uppercase name, empty line, wrong token count   → ERROR                                  keep
 //   bad number / noreply / meta flag, key > 250 bytes              → CLIENT_ERROR bad command line format   keep
+//   flags or cas > 2^64-1, exptime > 2^63-1 (storage commands)     → CLIENT_ERROR bad command line format   keep
+//   NUL or bare LF inside an otherwise valid line                  → CLIENT_ERROR bad command line format   keep
 //   data block not followed by CRLF at its declared length         → CLIENT_ERROR bad data chunk            close
 //   no CRLF within MC_MAX_LINE (get/gets: MC_MAX_GET_LINE) bytes   → CLIENT_ERROR line too long             close
 //   CR not followed by LF                                          → CLIENT_ERROR bad command line format   close
@@ -28,6 +31,11 @@
 // Deviations from twemproxy 0.5.0 (which closes the connection on every bad request):
 // replies as above; a storage line whose bytes token is valid but another token is bad swallows
 // its data block (so the data is never taken for a command) and replies once.
+//
+// Lines memcached would read differently are refused, never forwarded (the server connection
+// would fall out of step): a NUL ends memcached's token scan and a bare LF its line; a number past
+// memcached's 64-bit parse makes it answer twice (an error, then ERROR for the data block it does
+// not swallow). A meta flag token starting with `q` is quiet for memcached whatever follows the `q`.
 
 import { OK, AGAIN, ERROR, type ParseStatus } from '../parse';
 import {
@@ -60,9 +68,16 @@ const S_IDLE = 0;
 const S_LINE = 1;
 const S_DATA = 2;
 
+const NUL = 0;
 const CR = 13;
 const LF = 10;
 const SP = 32;
+const Q = 0x71;
+const B = 0x62;
+
+/** Largest flags and cas value memcached parses (2^64-1), and largest exptime (2^63-1). */
+const U64_MAX = Buffer.from('18446744073709551615');
+const I64_MAX = Buffer.from('9223372036854775807');
 
 // Internal error codes → reply, text, closeAfter.
 const E_NONE = 0;
@@ -76,6 +91,8 @@ const E_CHUNK = 7;
 const E_LINE = 8;
 const E_CRLF = 9;
 const E_TOO_LARGE = 10;
+const E_RANGE = 11;
+const E_BYTE = 12;
 
 const ERR_REPLY: readonly Buffer[] = [
   REPLY_ERROR,
@@ -89,6 +106,8 @@ const ERR_REPLY: readonly Buffer[] = [
   REPLY_LINE_TOO_LONG,
   REPLY_BAD_FORMAT,
   REPLY_TOO_LARGE,
+  REPLY_BAD_FORMAT,
+  REPLY_BAD_FORMAT,
 ];
 const ERR_REPLY_TEXT: readonly string[] = ERR_REPLY.map((b) => b.toString('latin1'));
 const ERR_TEXT: readonly string[] = [
@@ -103,8 +122,10 @@ const ERR_TEXT: readonly string[] = [
   'command line too long',
   'CR not followed by LF',
   'data block too large',
+  'number out of range',
+  'NUL or LF inside the command line',
 ];
-const ERR_CLOSE: readonly boolean[] = [false, false, false, false, false, false, false, true, true, true, true];
+const ERR_CLOSE: readonly boolean[] = [false, false, false, false, false, false, false, true, true, true, true, false, false];
 
 export class McRequestParser {
   // --- results (after OK; `cmd`, `end` also after ERROR)
@@ -125,7 +146,7 @@ export class McRequestParser {
   dataEnd = -1;
   /** Storage commands: the declared data length (bytes token; for ms the second token); -1 otherwise. */
   dataLen = -1;
-  /** Meta commands: flag `q` present (the reply is then read in MODE_META_QUIET). */
+  /** Meta commands: a flag token starts with `q` (the reply is then read in MODE_META_QUIET). */
   quiet = false;
   /** Meta commands: flag `b` present (the key is base64). */
   base64Key = false;
@@ -157,6 +178,8 @@ export class McRequestParser {
   private lineEnd = 0;
   /** Error to report once the data block has been swallowed (E_NONE: none). */
   private pendErr = E_NONE;
+  /** The line holds a NUL or a bare LF: refused where it would otherwise be OK. */
+  private badByte = false;
 
   /** Forgets a partial request (e.g. after the caller dropped the connection's buffer). */
   reset(): void {
@@ -171,6 +194,7 @@ export class McRequestParser {
       this.ntok = 0;
       this.cmd = MC_UNKNOWN;
       this.lineLimit = MC_MAX_LINE;
+      this.badByte = false;
       this.state = S_LINE;
     }
     const len = buf.length;
@@ -182,8 +206,28 @@ export class McRequestParser {
     let i = start + this.scan;
     for (; i < len; i++) {
       if (i > lim) return this.fail(E_LINE, i);
-      const c = buf[i];
-      if (c === CR) {
+      const c = buf[i]!;
+      // Most bytes are above CR: one comparison sorts out SP, token bytes and control bytes.
+      if (c > CR) {
+        if (c === SP) {
+          if (ts >= 0) {
+            toks[n] = ts - start;
+            toks[n + 1] = i - start;
+            n += 2;
+            ts = -1;
+            if (n === 2) {
+              const cmd = lookupCommand(buf, toks[0]! + start, i);
+              this.cmd = cmd;
+              if (cmd >= 0 && MC_COMMANDS[cmd]!.isRetrieval) {
+                this.lineLimit = MC_MAX_GET_LINE;
+                lim = start + MC_MAX_GET_LINE - 2;
+              }
+            }
+          }
+        } else if (ts < 0) {
+          ts = i;
+        }
+      } else if (c === CR) {
         if (i + 1 >= len) break;
         if (buf[i + 1] !== LF) return this.fail(E_CRLF, i);
         if (ts >= 0) {
@@ -195,24 +239,10 @@ export class McRequestParser {
         this.ntok = n;
         this.lineEnd = i + 2 - start;
         return this.line(buf, start);
-      }
-      if (c === SP) {
-        if (ts >= 0) {
-          toks[n] = ts - start;
-          toks[n + 1] = i - start;
-          n += 2;
-          ts = -1;
-          if (n === 2) {
-            const cmd = lookupCommand(buf, toks[0]! + start, i);
-            this.cmd = cmd;
-            if (cmd >= 0 && MC_COMMANDS[cmd]!.isRetrieval) {
-              this.lineLimit = MC_MAX_GET_LINE;
-              lim = start + MC_MAX_GET_LINE - 2;
-            }
-          }
-        }
-      } else if (ts < 0) {
-        ts = i;
+      } else {
+        // A token byte, but memcached would end its line (LF) or its token scan (NUL) here.
+        if (c === LF || c === NUL) this.badByte = true;
+        if (ts < 0) ts = i;
       }
     }
     // No complete line yet (i is at the end, or at a CR that is the last byte).
@@ -258,12 +288,11 @@ export class McRequestParser {
         const dl = parseLength(buf, start + toks[8]!, start + toks[9]!);
         if (dl === -1) return this.fail(E_FORMAT, lineEnd);
         if (dl === -2) return this.fail(E_TOO_LARGE, lineEnd);
-        let err = E_NONE;
-        if (toks[3]! - toks[2]! > MC_MAX_KEY) err = E_KEY;
-        else if (!digits(buf, start + toks[4]!, start + toks[5]!)) err = E_FORMAT;
-        else if (!digits(buf, start + toks[6]!, start + toks[7]!)) err = E_FORMAT;
-        else if (cas === 1 && !digits(buf, start + toks[10]!, start + toks[11]!)) err = E_FORMAT;
-        else if (nt === 6 + cas) {
+        // within memcached's 64-bit parse: flags and cas unsigned, exptime signed
+        let err = toks[3]! - toks[2]! > MC_MAX_KEY ? E_KEY : number(buf, start + toks[4]!, start + toks[5]!, U64_MAX);
+        if (err === E_NONE) err = number(buf, start + toks[6]!, start + toks[7]!, I64_MAX);
+        if (err === E_NONE && cas === 1) err = number(buf, start + toks[10]!, start + toks[11]!, U64_MAX);
+        if (err === E_NONE && nt === 6 + cas) {
           if (isNoreply(buf, start + toks[10 + 2 * cas]!, start + toks[11 + 2 * cas]!)) this.noreply = true;
           else err = E_NOREPLY;
         }
@@ -313,7 +342,7 @@ export class McRequestParser {
     }
   }
 
-  /** Checks meta flag tokens [first, nt) (a letter, then an optional value), notes q and b, then the key length. */
+  /** Checks meta flag tokens [first, nt) (a letter, then an optional value), notes q… and b, then the key length. */
   private metaFlags(buf: Buffer, start: number, first: number, nt: number): number {
     const toks = this.toks;
     let quiet = false;
@@ -322,10 +351,9 @@ export class McRequestParser {
       const s = start + toks[2 * k]!;
       const c = buf[s]! | 0x20;
       if (c < 97 || c > 122) return E_FLAG;
-      if (start + toks[2 * k + 1]! - s === 1) {
-        if (buf[s] === 0x71) quiet = true;
-        else if (buf[s] === 0x62) b64 = true;
-      }
+      // memcached: any token starting with `q` is quiet; only a bare `b` means base64.
+      if (buf[s] === Q) quiet = true;
+      else if (buf[s] === B && start + toks[2 * k + 1]! - s === 1) b64 = true;
     }
     this.quiet = quiet;
     this.base64Key = b64;
@@ -370,6 +398,8 @@ export class McRequestParser {
   }
 
   private done(end: number): ParseStatus {
+    // Valid but for a NUL or bare LF: refused after the whole request (data block included) is consumed.
+    if (this.badByte) return this.fail(E_BYTE, end);
     this.end = end;
     this.state = S_IDLE;
     return OK;
@@ -394,6 +424,15 @@ function digits(buf: Buffer, s: number, e: number): boolean {
     if (c < 48 || c > 57) return false;
   }
   return true;
+}
+
+/** buf[s, e) is digits (else E_FORMAT) of a value at most `max`, a decimal without leading zeros (else E_RANGE). */
+function number(buf: Buffer, s: number, e: number, max: Buffer): number {
+  if (!digits(buf, s, e)) return E_FORMAT;
+  while (s < e - 1 && buf[s] === 0x30) s++;
+  const n = e - s;
+  if (n !== max.length) return n < max.length ? E_NONE : E_RANGE;
+  return buf.compare(max, 0, n, s, e) <= 0 ? E_NONE : E_RANGE;
 }
 
 /** Decimal data length in buf[s, e): -1 if not digits only, -2 if above MC_MAX_DATA. */
