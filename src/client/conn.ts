@@ -1,7 +1,7 @@
 // Client side of the data path: socket bytes -> request parser -> dispatch (local reply or
 // route to servers) ... done replies leave in request order through one write per turn.
 //
-//   data ─► input (rest + chunks) ─► reader.parse ─► msg into FIFO ─► dispatch
+//   data ─► input (held partial request + chunks) ─► reader.parse ─► msg into FIFO ─► dispatch
 //   FIFO:  [done][done][waiting][done]   ─► the two done at the head are written, the rest wait
 //
 // Backpressure: before each request is parsed, the bytes this client is owed are estimated
@@ -13,7 +13,7 @@
 import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
-import { InputJoin } from '../util/input';
+import { Input } from '../util/input';
 import { OK, AGAIN } from '../protocol/parse';
 import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
 import type { RequestReader } from '../forward/protocol';
@@ -32,12 +32,8 @@ export class ClientConn implements MsgOwner {
   readonly reader: RequestReader;
   private readonly fifo = new Ring<Msg>(4);
   private readonly out = new Outbox();
-  /** Unparsed bytes: the start of an incomplete request, plus chunks held back until `need` is met. */
-  private rest: Buffer | null = null;
-  private chunks: Buffer[] | null = null;
-  private readonly input = new InputJoin();
-  private have = 0;
-  private need = 0;
+  /** Unparsed bytes: the start of an incomplete request, plus chunks held back until the parser's need is met. */
+  private readonly input = new Input();
   /** No more requests are read: QUIT, EOF from the client, or a protocol error. */
   private readClosed = false;
   private paused = false;
@@ -81,21 +77,8 @@ export class ClientConn implements MsgOwner {
 
   private onData(chunk: Buffer): void {
     if (this.readClosed) return;
-    let buf: Buffer;
-    if (this.rest === null) {
-      buf = chunk;
-    } else {
-      // Hold chunks back while the partial request is known to need more bytes (big values: one copy at the end).
-      if (this.chunks === null) this.chunks = [this.rest];
-      this.chunks.push(chunk);
-      this.have += chunk.length;
-      if (this.have < this.need) return;
-      // Joined with room to spare when the parser needs an unknown number of further bytes (O(n) in total).
-      buf = this.input.join(this.chunks, this.have, this.need < 2 * (this.chunks[0] as Buffer).length);
-      this.chunks = null;
-      this.rest = null;
-    }
-    this.parseAll(buf);
+    const buf = this.input.take(chunk);
+    if (buf !== null) this.parseAll(buf);
   }
 
   private parseAll(buf: Buffer): void {
@@ -108,9 +91,7 @@ export class ClientConn implements MsgOwner {
     while (pos < len && !this.readClosed) {
       if (this.fifo.length >= limit) {
         // Owed too much: hold the unparsed bytes (whole requests first) until replies are taken.
-        this.rest = pos === 0 ? buf : buf.subarray(pos);
-        this.have = this.rest.length;
-        this.need = 0;
+        this.input.hold(buf, pos, 0);
         this.pause();
         break;
       }
@@ -123,9 +104,7 @@ export class ClientConn implements MsgOwner {
         reader.dispatch(this, msg, buf, pos, end);
         pos = end;
       } else if (st === AGAIN) {
-        this.rest = pos === 0 ? buf : buf.subarray(pos);
-        this.have = this.rest.length;
-        this.need = reader.need;
+        this.input.hold(buf, pos, reader.need);
         break;
       } else {
         this.protocolError();
@@ -134,10 +113,7 @@ export class ClientConn implements MsgOwner {
         pos = reader.end;
       }
     }
-    if (pos >= len) {
-      this.rest = null;
-      this.input.release();
-    }
+    if (pos >= len) this.input.clear();
     this.parsing = false;
     this.onMsgDone();
     if (!this.paused && this.fifo.length >= this.inflightLimit(this.unflushed)) this.pause();
@@ -178,15 +154,13 @@ export class ClientConn implements MsgOwner {
 
   private stopReading(): void {
     this.readClosed = true;
-    this.rest = null;
-    this.chunks = null;
-    this.input.release();
+    this.input.clear();
   }
 
   private onEnd(): void {
     this.eof = true;
     // Requests held back by backpressure are still to be served; maybeResume ends the input after them.
-    if (this.paused && this.rest !== null && this.have >= this.need) return;
+    if (this.paused && this.input.ready) return;
     this.stopReading();
     if (this.fifo.length === 0) this.socket.end();
   }
@@ -230,11 +204,8 @@ export class ClientConn implements MsgOwner {
     this.resuming = true;
     while (this.paused && !this.closed && 2 * this.fifo.length < this.inflightLimit(2 * this.unflushed)) {
       this.paused = false;
-      const held = this.rest;
-      if (held !== null && this.chunks === null && this.have >= this.need && !this.readClosed) {
-        this.rest = null;
-        this.parseAll(held); // may pause again
-      }
+      const held = this.readClosed ? null : this.input.takeReady();
+      if (held !== null) this.parseAll(held); // may pause again
     }
     this.resuming = false;
     if (this.paused || this.closed) return;

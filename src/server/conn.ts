@@ -11,7 +11,7 @@
 import * as net from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
-import { InputJoin } from '../util/input';
+import { Input } from '../util/input';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts } from '../stats/counters';
@@ -33,11 +33,7 @@ export class ServerConn {
   private readonly inflight = new Ring<Msg>(64);
   private readonly out = new Outbox();
   private readonly reader: ReplyReader;
-  private rest: Buffer | null = null;
-  private chunks: Buffer[] | null = null;
-  private readonly input = new InputJoin();
-  private have = 0;
-  private need = 0;
+  private readonly input = new Input();
   /** Requests queued but not yet handed to the socket (twemproxy's in_queue). */
   private unsent = 0;
   private unsentBytes = 0;
@@ -121,19 +117,8 @@ export class ServerConn {
   }
 
   private onData(chunk: Buffer): void {
-    let buf: Buffer;
-    if (this.rest === null) {
-      buf = chunk;
-    } else {
-      if (this.chunks === null) this.chunks = [this.rest];
-      this.chunks.push(chunk);
-      this.have += chunk.length;
-      if (this.have < this.need) return;
-      // Joined with room to spare when the parser needs an unknown number of further bytes (O(n) in total).
-      buf = this.input.join(this.chunks, this.have, this.need < 2 * (this.chunks[0] as Buffer).length);
-      this.chunks = null;
-      this.rest = null;
-    }
+    const buf = this.input.take(chunk);
+    if (buf === null) return;
     const reader = this.reader;
     const fifo = this.inflight;
     const st = this.server.stats;
@@ -165,17 +150,14 @@ export class ServerConn {
         }
         pos = end;
       } else if (s === AGAIN) {
-        this.rest = pos === 0 ? buf : buf.subarray(pos);
-        this.have = this.rest.length;
-        this.need = reader.need;
+        this.input.hold(buf, pos, reader.need);
         return;
       } else {
         this.fail('EINVAL');
         return;
       }
     }
-    this.rest = null;
-    this.input.release();
+    this.input.clear();
   }
 
   /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
@@ -192,9 +174,7 @@ export class ServerConn {
     const st = this.server.stats;
     if (this.state === State.CONNECTED) st.serverConnections--;
     this.state = State.IDLE;
-    this.rest = null;
-    this.chunks = null;
-    this.input.release();
+    this.input.clear();
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;

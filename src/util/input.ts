@@ -1,5 +1,5 @@
-// Receive side of every socket (client requests, server replies): joins the start of a partial
-// message with the chunks that followed it into the one contiguous buffer the resumable parser needs.
+// Receive side of every socket (client requests, server replies): keeps the start of a partial
+// message and joins it with the chunks that followed into the one contiguous buffer the resumable parser needs.
 //
 //   known-size wait (a large bulk value):  rest + chunk + ... + chunk ─► one exact copy, once
 //   unknown size (many small elements):    rest + chunk ─► appended in place into spare room
@@ -14,7 +14,63 @@ const SMALL_JOIN = 32 * 1024;
 const MIN_ROOM = 64 * 1024;
 const MAX_ROOM = 64 * 1024 * 1024;
 
-export class InputJoin {
+/**
+ * The receive state of one socket: the unparsed start of a message (`rest`) and the chunks held back
+ * until the parser's `need` is met. Both connection kinds (client, server) use it the same way:
+ *
+ *   take(chunk) ─► bytes to parse now, or null while waiting ─► parse ... ─► hold(buf, pos, need) | clear()
+ */
+export class Input {
+  private rest: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
+  private have = 0;
+  private need = 0;
+  private readonly joiner = new InputJoin();
+
+  /** A new chunk arrived: the bytes to parse from offset 0, or null while the held message needs more. */
+  take(chunk: Buffer): Buffer | null {
+    const rest = this.rest;
+    if (rest === null) return chunk;
+    // Hold chunks back while the partial message is known to need more bytes (big values: one copy at the end).
+    if (this.chunks === null) this.chunks = [rest];
+    this.chunks.push(chunk);
+    this.have += chunk.length;
+    if (this.have < this.need) return null;
+    // Joined with room to spare when the parser needs an unknown number of further bytes (O(n) in total).
+    const buf = this.joiner.join(this.chunks, this.have, this.need < 2 * rest.length);
+    this.chunks = null;
+    this.rest = null;
+    return buf;
+  }
+
+  /** Parsing stopped at pos: keep buf[pos..]; `need` bytes from pos are needed before parsing again (0 = parse as soon as asked). */
+  hold(buf: Buffer, pos: number, need: number): void {
+    this.rest = pos === 0 ? buf : buf.subarray(pos);
+    this.have = this.rest.length;
+    this.need = need;
+  }
+
+  /** Held bytes can be parsed now without waiting for the socket (backpressure held them back). */
+  get ready(): boolean {
+    return this.rest !== null && this.chunks === null && this.have >= this.need;
+  }
+
+  /** Hand over the held bytes (when ready) to be parsed again from offset 0. */
+  takeReady(): Buffer | null {
+    const r = this.ready ? this.rest : null;
+    if (r !== null) this.rest = null;
+    return r;
+  }
+
+  /** Everything was parsed, or the connection drops what is left. */
+  clear(): void {
+    this.rest = null;
+    this.chunks = null;
+    this.joiner.release();
+  }
+}
+
+class InputJoin {
   /** Own allocation with free room after `end`, or null. */
   private store: Buffer | null = null;
   private end = 0;

@@ -351,7 +351,7 @@ export class McRequestParser {
       const s = start + toks[2 * k]!;
       const c = buf[s]! | 0x20;
       if (c < 97 || c > 122) return E_FLAG;
-      // memcached: any token starting with `q` is quiet; only a bare `b` means base64.
+      // memcached reads only the first letter of `q…`: quiet whatever follows; `b` counts only alone.
       if (buf[s] === Q) quiet = true;
       else if (buf[s] === B && start + toks[2 * k + 1]! - s === 1) b64 = true;
     }
