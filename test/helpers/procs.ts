@@ -53,6 +53,15 @@ export async function waitPort(port: number, timeoutMs = 10000, host = '127.0.0.
   }
 }
 
+/** Wait (bounded) until `fn` is true. */
+export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
 export function tmpDir(prefix = 'nutmeg-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -89,17 +98,20 @@ export class Proc {
   }
 }
 
-export async function startRedis(port?: number, extra: string[] = []): Promise<Proc & { port: number }> {
+/** A started redis-server or memcached and the port it listens on. */
+export type Backend = Proc & { port: number };
+
+export async function startRedis(port?: number, extra: string[] = []): Promise<Backend> {
   const p = port ?? (await freePort());
-  const proc = new Proc('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra]) as Proc & { port: number };
+  const proc = new Proc('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra]) as Backend;
   proc.port = p;
   await waitPort(p);
   return proc;
 }
 
-export async function startMemcached(port?: number): Promise<Proc & { port: number }> {
+export async function startMemcached(port?: number): Promise<Backend> {
   const p = port ?? (await freePort());
-  const proc = new Proc('memcached', ['-p', String(p), '-l', '127.0.0.1', '-U', '0', '-t', '1', '-m', '64', '-u', 'root']) as Proc & { port: number };
+  const proc = new Proc('memcached', ['-p', String(p), '-l', '127.0.0.1', '-U', '0', '-t', '1', '-m', '64', '-u', 'root']) as Backend;
   proc.port = p;
   await waitPort(p);
   return proc;

@@ -1,123 +1,41 @@
 // Liveness of a memcached pool under real faults: backends hung (SIGSTOP), killed (SIGKILL) and restarted,
 // timeouts, auto-ejection compared with the real nutcracker, and raw pipelining clients under a kill.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
-import { startMemcached, startNutmeg, startNutcracker, freePorts, readStats, sleep, type Proc, type ProxyProc } from '../helpers/procs';
+import { startMemcached, freePorts, sleep, type Backend, type ProxyProc } from '../helpers/procs';
+import { trackProcs, poolYaml as pool, keysOn, connectClient, FramedClient, poolStatsOf, srv, num, ejectedWithin, type PoolStats, type EjectRun } from '../helpers/faults';
 import { McReplyParser, MODE_RETRIEVAL, MODE_SINGLE } from '../../src/protocol/memcache/reply';
-import { OK, AGAIN } from '../../src/protocol/parse';
-import { Router } from '../../src/route/router';
 
-type Backend = Proc & { port: number };
-const procs: Proc[] = [];
-
-after(async () => {
-  for (const p of procs) p.signal('SIGCONT');
-  await Promise.all(procs.map((p) => p.stop()));
-});
+const { track, nutmeg, nutcracker } = trackProcs();
 
 async function memcached(port?: number): Promise<Backend> {
-  const b = await startMemcached(port);
-  procs.push(b);
-  return b;
-}
-
-async function nutmeg(yaml: string, ports: number[]): Promise<ProxyProc> {
-  const p = await startNutmeg(yaml, ports);
-  procs.push(p);
-  return p;
-}
-
-async function nutcracker(yaml: string, ports: number[]): Promise<ProxyProc> {
-  const p = await startNutcracker(yaml, ports);
-  procs.push(p);
-  return p;
+  return track(await startMemcached(port));
 }
 
 function poolYaml(listen: number, backends: Backend[], extra: string[]): string {
-  return [
-    'beta:',
-    `  listen: 127.0.0.1:${listen}`,
-    '  hash: fnv1a_64',
-    '  distribution: ketama',
-    ...extra.map((l) => `  ${l}`),
-    '  servers:',
-    ...backends.map((b, i) => `    - 127.0.0.1:${b.port}:1 s${i}`),
-    '',
-  ].join('\n');
+  return pool('beta', listen, backends, extra);
 }
 
-/** Keys that the pool (servers s0..s{n-1}, all live) routes to server `idx`. */
-function keysOn(n: number, idx: number, prefix: string, count: number): string[] {
-  const r = new Router({
-    hash: 'fnv1a_64',
-    distribution: 'ketama',
-    hashTag: null,
-    servers: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, weight: 1 })),
-  });
-  const out: string[] = [];
-  for (let i = 0; out.length < count && i < 100000; i++) {
-    const k = Buffer.from(`${prefix}${i}`);
-    if (r.route(k, 0, k.length) === idx) out.push(k.toString());
-  }
-  return out;
+function poolStats(p: ProxyProc): Promise<PoolStats> {
+  return poolStatsOf(p, 'beta');
 }
 
 /** Raw memcache client: each reply is framed by the reply parser in the mode of its request. */
-class Mc {
-  readonly sock: net.Socket;
-  private buf: Buffer = Buffer.alloc(0);
+class Mc extends FramedClient {
   private readonly parser = new McReplyParser();
   private readonly modes: number[] = [];
-  readonly replies: string[] = [];
-  garbage = false;
-  closed = false;
-  private waiters: (() => void)[] = [];
-
-  private constructor(sock: net.Socket) {
-    this.sock = sock;
-    sock.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-      while (this.buf.length > 0) {
-        const mode = this.modes[0];
-        if (mode === undefined) {
-          this.garbage = true; // bytes nobody asked for
-          break;
-        }
-        this.parser.mode = mode;
-        const st = this.parser.parse(this.buf, 0);
-        if (st === OK) {
-          this.modes.shift();
-          this.replies.push(this.buf.toString('latin1', 0, this.parser.end));
-          this.buf = this.buf.subarray(this.parser.end);
-        } else if (st === AGAIN) {
-          break;
-        } else {
-          this.garbage = true;
-          break;
-        }
-      }
-      this.wake();
-    });
-    sock.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    sock.on('error', () => {});
-  }
 
   static connect(port: number): Promise<Mc> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => resolve(new Mc(s)));
-      s.once('error', reject);
-    });
+    return connectClient(port, (s) => new Mc(s));
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+  protected override frame(buf: Buffer): number {
+    const mode = this.modes[0];
+    if (mode === undefined) return -1; // bytes nobody asked for
+    this.parser.mode = mode;
+    const end = FramedClient.framed(this.parser.parse(buf, 0), this.parser.end);
+    if (end > 0) this.modes.shift();
+    return end;
   }
 
   get(...keys: string[]): void {
@@ -130,38 +48,11 @@ class Mc {
     this.sock.write(`set ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`);
   }
 
-  async take(n: number, timeoutMs = 5000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.replies.length < n && !this.closed && Date.now() < deadline) {
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, Math.max(1, deadline - Date.now()));
-      });
-    }
-    return this.replies.splice(0, this.replies.length);
-  }
-
   async one(): Promise<string> {
     const r = await this.take(1);
     assert.equal(r.length, 1, `one reply: ${JSON.stringify(r)}`);
     return r[0]!;
   }
-
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-type PoolStats = Record<string, number | Record<string, number>>;
-async function poolStats(p: ProxyProc): Promise<PoolStats> {
-  const s = await readStats(p.statsPort);
-  return s.beta as PoolStats;
-}
-function srv(st: PoolStats, name: string): Record<string, number> {
-  return st[name] as Record<string, number>;
-}
-function num(st: PoolStats, name: string): number {
-  return st[name] as number;
 }
 
 const TIMEDOUT = 'SERVER_ERROR Connection timed out\r\n';
@@ -207,19 +98,6 @@ test('timeout: a hung memcached (SIGSTOP) fails its requests in order; split get
     c.close();
   }
 });
-
-interface EjectRun {
-  log: string[];
-  moved: number[];
-  stats: PoolStats[];
-  /** [sent, replied] in ms around the request that made each ejection. */
-  windows: [number, number][];
-}
-
-/** server_ejected_at (µs) lies within the window (ms) of the request that caused it. */
-function ejectedWithin(at: number, w: [number, number]): boolean {
-  return at >= (w[0] - 2) * 1000 && at <= (w[1] + 2) * 1000;
-}
 
 /** Same scenario for nutcracker and nutmeg: s1 killed, ejected after 2 failures, retried, restarted, back. */
 async function ejectScenario(px: ProxyProc, port: number, b: Backend[], retryMs: number): Promise<EjectRun> {

@@ -1,68 +1,26 @@
 // Liveness of a Redis pool under real faults: backends hung (SIGSTOP), killed (SIGKILL) and restarted,
 // timeouts, auto-ejection compared with the real nutcracker, preconnect, and graceful shutdown.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import Redis from 'ioredis';
-import { startRedis, startNutmeg, startNutcracker, freePorts, readStats, sleep, type Proc, type ProxyProc } from '../helpers/procs';
+import { startRedis, freePorts, sleep, type Backend, type ProxyProc } from '../helpers/procs';
+import { trackProcs, poolYaml as pool, keysOn, connectClient, FramedClient, poolStatsOf, srv, num, ejectedWithin, type PoolStats, type EjectRun } from '../helpers/faults';
 import { RedisReplyParser } from '../../src/protocol/redis/reply';
-import { OK, AGAIN } from '../../src/protocol/parse';
 import { Router } from '../../src/route/router';
 
-type Backend = Proc & { port: number };
-const procs: Proc[] = [];
-
-after(async () => {
-  for (const p of procs) p.signal('SIGCONT');
-  await Promise.all(procs.map((p) => p.stop()));
-});
+const { track, nutmeg, nutcracker } = trackProcs();
 
 async function redis(port?: number): Promise<Backend> {
-  const b = await startRedis(port);
-  procs.push(b);
-  return b;
-}
-
-async function nutmeg(yaml: string, ports: number[]): Promise<ProxyProc> {
-  const p = await startNutmeg(yaml, ports);
-  procs.push(p);
-  return p;
-}
-
-async function nutcracker(yaml: string, ports: number[]): Promise<ProxyProc> {
-  const p = await startNutcracker(yaml, ports);
-  procs.push(p);
-  return p;
+  return track(await startRedis(port));
 }
 
 function poolYaml(listen: number, backends: Backend[], extra: string[]): string {
-  return [
-    'alpha:',
-    `  listen: 127.0.0.1:${listen}`,
-    '  hash: fnv1a_64',
-    '  distribution: ketama',
-    '  redis: true',
-    ...extra.map((l) => `  ${l}`),
-    '  servers:',
-    ...backends.map((b, i) => `    - 127.0.0.1:${b.port}:1 s${i}`),
-    '',
-  ].join('\n');
+  return pool('alpha', listen, backends, ['redis: true', ...extra]);
 }
 
-/** Keys that the pool (servers s0..s{n-1}, all live) routes to server `idx`. */
-function keysOn(n: number, idx: number, prefix: string, count: number): string[] {
-  const r = new Router({
-    hash: 'fnv1a_64',
-    distribution: 'ketama',
-    hashTag: null,
-    servers: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, weight: 1 })),
-  });
-  const out: string[] = [];
-  for (let i = 0; out.length < count && i < 100000; i++) {
-    const k = Buffer.from(`${prefix}${i}`);
-    if (r.route(k, 0, k.length) === idx) out.push(k.toString());
-  }
-  return out;
+function poolStats(p: ProxyProc): Promise<PoolStats> {
+  return poolStatsOf(p, 'alpha');
 }
 
 function enc(...args: (string | Buffer)[]): Buffer {
@@ -75,69 +33,19 @@ function enc(...args: (string | Buffer)[]): Buffer {
 }
 
 /** Raw RESP client: replies are framed by the reply parser, so a lost, doubled or garbled reply shows. */
-class Resp {
-  readonly sock: net.Socket;
-  private buf: Buffer = Buffer.alloc(0);
+class Resp extends FramedClient {
   private readonly parser = new RedisReplyParser();
-  readonly replies: string[] = [];
-  garbage = false;
-  closed = false;
-  private waiters: (() => void)[] = [];
-
-  private constructor(sock: net.Socket) {
-    this.sock = sock;
-    sock.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-      for (;;) {
-        if (this.buf.length === 0) break;
-        const st = this.parser.parse(this.buf, 0);
-        if (st === OK) {
-          this.replies.push(this.buf.toString('latin1', 0, this.parser.end));
-          this.buf = this.buf.subarray(this.parser.end);
-        } else if (st === AGAIN) {
-          break;
-        } else {
-          this.garbage = true;
-          break;
-        }
-      }
-      this.wake();
-    });
-    sock.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    sock.on('error', () => {});
-  }
 
   static connect(port: number): Promise<Resp> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => resolve(new Resp(s)));
-      s.once('error', reject);
-    });
+    return connectClient(port, (s) => new Resp(s));
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+  protected override frame(buf: Buffer): number {
+    return FramedClient.framed(this.parser.parse(buf, 0), this.parser.end);
   }
 
   send(...args: (string | Buffer)[]): void {
     this.sock.write(enc(...args));
-  }
-
-  /** Wait for `n` replies in total (or close / timeout); returns all received so far and clears them. */
-  async take(n: number, timeoutMs = 5000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.replies.length < n && !this.closed && Date.now() < deadline) {
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, Math.max(1, deadline - Date.now()));
-      });
-    }
-    return this.replies.splice(0, this.replies.length);
   }
 
   async cmd(...args: (string | Buffer)[]): Promise<string> {
@@ -146,22 +54,6 @@ class Resp {
     assert.equal(r.length, 1, `one reply to ${args.join(' ')}: ${JSON.stringify(r)}`);
     return r[0]!;
   }
-
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-type PoolStats = Record<string, number | Record<string, number>>;
-async function poolStats(p: ProxyProc, pool = 'alpha'): Promise<PoolStats> {
-  const s = await readStats(p.statsPort);
-  return s[pool] as PoolStats;
-}
-function srv(st: PoolStats, name: string): Record<string, number> {
-  return st[name] as Record<string, number>;
-}
-function num(st: PoolStats, name: string): number {
-  return st[name] as number;
 }
 
 const TIMEDOUT = '-ERR Connection timed out\r\n';
@@ -273,8 +165,7 @@ test('timeout covers connecting: a backend whose accept queue is full (SYN dropp
   const [port] = await freePorts(1);
   // Restart s0 with the smallest accept backlog, stop it, and fill the queue with idle connections.
   await b[0]!.stop();
-  const slow = await startRedis(b[0]!.port, ['--tcp-backlog', '1']);
-  procs.push(slow);
+  const slow = track(await startRedis(b[0]!.port, ['--tcp-backlog', '1']));
   b[0] = slow;
   const px = await nutmeg(poolYaml(port!, b, ['timeout: 300']), [port!]);
   const [a0] = keysOn(2, 0, 'cn:', 1);
@@ -322,19 +213,6 @@ async function placement(c: Resp, backends: Backend[], live: number[], n: number
     d.disconnect();
   }
   return where;
-}
-
-interface EjectRun {
-  log: string[];
-  moved: number[];
-  stats: PoolStats[];
-  /** [sent, replied] in ms around the request that made each ejection. */
-  windows: [number, number][];
-}
-
-/** server_ejected_at (µs) lies within the window (ms) of the request that caused it. */
-function ejectedWithin(at: number, w: [number, number]): boolean {
-  return at >= (w[0] - 2) * 1000 && at <= (w[1] + 2) * 1000;
 }
 
 /**

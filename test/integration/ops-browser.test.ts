@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startRedis, startNutmeg, freePorts, RawClient, tmpDir, sleep, waitPort, ROOT, type Proc, type ProxyProc } from '../helpers/procs';
+import { resp } from '../helpers/resp';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -17,10 +18,6 @@ let alphaPort = 0;
 let betaPort = 0;
 let httpPort = 0;
 let deadPort = 0;
-
-function resp(...args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
 
 before(async () => {
   if (!haveChromium) return;

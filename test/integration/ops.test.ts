@@ -3,7 +3,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
@@ -14,127 +13,19 @@ import {
   readStats,
   tmpDir,
   sleep,
+  until,
   waitPort,
   ROOT,
   NUTMEG_BIN,
   type Proc,
   type ProxyProc,
 } from '../helpers/procs';
-
-// ---- a tiny Prometheus text-format parser (exposition format 0.0.4) --------------------------------------------
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Scrape {
-  samples: Sample[];
-  types: Map<string, string>;
-  help: Map<string, string>;
-}
-
-function parseLabels(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < text.length) {
-    const eq = text.indexOf('=', i);
-    assert.ok(eq > i, `label name at ${i} in {${text}}`);
-    const name = text.slice(i, eq).trim();
-    assert.match(name, /^[a-zA-Z_][a-zA-Z0-9_]*$/);
-    assert.equal(text[eq + 1], '"', `quoted label value in {${text}}`);
-    let j = eq + 2;
-    let value = '';
-    while (j < text.length && text[j] !== '"') {
-      if (text[j] === '\\') {
-        const c = text[j + 1];
-        value += c === 'n' ? '\n' : (c ?? '');
-        j += 2;
-      } else {
-        value += text[j];
-        j++;
-      }
-    }
-    assert.equal(text[j], '"', `closing quote in {${text}}`);
-    out[name] = value;
-    i = j + 1;
-    if (text[i] === ',') i++;
-  }
-  return out;
-}
-
-function parseValue(s: string): number {
-  if (s === '+Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return NaN;
-  const n = Number(s);
-  assert.ok(!Number.isNaN(n), `numeric sample value: ${s}`);
-  return n;
-}
-
-function parseProm(text: string): Scrape {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  const help = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    if (line.startsWith('#')) {
-      const m = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
-      if (m === null) continue; // a plain comment
-      if (m[1] === 'TYPE') {
-        assert.match(m[3] ?? '', /^(counter|gauge|histogram|summary|untyped)$/);
-        assert.ok(!types.has(m[2] ?? ''), `one TYPE line per family: ${m[2]}`);
-        types.set(m[2] ?? '', m[3] ?? '');
-      } else {
-        help.set(m[2] ?? '', m[3] ?? '');
-      }
-      continue;
-    }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (-?\d+))?$/.exec(line);
-    assert.ok(m !== null, `sample line: ${line}`);
-    samples.push({ name: m[1] ?? '', labels: m[2] === undefined ? {} : parseLabels(m[2]), value: parseValue(m[3] ?? '') });
-  }
-  return { samples, types, help };
-}
-
-function pick(s: Scrape, name: string, labels: Record<string, string> = {}): Sample[] {
-  return s.samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
-}
-
-function one(s: Scrape, name: string, labels: Record<string, string>): number {
-  const m = pick(s, name, labels);
-  assert.equal(m.length, 1, `exactly one ${name} ${JSON.stringify(labels)}`);
-  return (m[0] as Sample).value;
-}
+import { httpGet as get } from '../helpers/http';
+import { parseProm, parseValue, pick, one, type Sample } from '../helpers/prom';
+import { resp } from '../helpers/resp';
+import { alive, procStat } from '../helpers/pids';
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
-
-function get(port: number, urlPath: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${urlPath} timed out`)));
-  });
-}
-
-function resp(...args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
-
-/** Wait (bounded) until `fn` is true. */
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function readText(p: string): string {
   try {
@@ -154,15 +45,6 @@ function logLines(p: string): LogLine[] {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as LogLine);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ---- the proxy under test ----------------------------------------------------------------------------------------
@@ -424,8 +306,7 @@ test('-dv 6: the parent returns 0 at once with stdio released; the daemon runs d
     await waitPort(statsPort);
     assert.ok(alive(dpid));
     // New session, stdio on /dev/null, cwd kept.
-    const stat = fs.readFileSync(`/proc/${dpid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = procStat(dpid);
     assert.equal(Number(fields[3]), dpid, 'session leader (setsid)');
     for (const fd of [0, 1, 2]) assert.equal(fs.readlinkSync(`/proc/${dpid}/fd/${fd}`), '/dev/null');
     assert.equal(fs.readlinkSync(`/proc/${dpid}/cwd`), fs.realpathSync(d));

@@ -21,11 +21,11 @@ import {
   sleep,
   tmpDir,
   NUTMEG_BIN,
-  type Proc,
+  type Backend,
   type ProxyProc,
 } from '../helpers/procs';
+import { resp } from '../helpers/resp';
 
-type Backend = Proc & { port: number };
 type Obj = Record<string, unknown>;
 
 const VOLATILE = new Set(['source', 'uptime', 'timestamp', 'version']);
@@ -74,10 +74,6 @@ function yaml(ports: number[]): string {
 function beta(port: number): string[] {
   const [m0, m1] = mcB.map((b) => b.port);
   return ['beta:', `  listen: 127.0.0.1:${port}`, '  hash: md5', '  redis: false', '  timeout: 2000', '  servers:', `    - 127.0.0.1:${m0}:1`, `    - 127.0.0.1:${m1}:2 mc`];
-}
-
-function resp(...args: string[]): string {
-  return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('');
 }
 
 // Keys vary at the front: fnv1a_64 (32-bit FNV, multiplier 0x1b3) clusters keys that differ only in the last byte.

@@ -5,7 +5,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import {
@@ -17,12 +16,16 @@ import {
   readStatsRaw,
   sleep,
   tmpDir,
+  until,
   waitPort,
-  type Proc,
+  type Backend,
   type ProxyProc,
 } from '../helpers/procs';
+import { httpGet } from '../helpers/http';
+import { parseProm, one } from '../helpers/prom';
+import { resp } from '../helpers/resp';
+import { alive, childrenOf } from '../helpers/pids';
 
-type Backend = Proc & { port: number };
 type Stats = Record<string, unknown>;
 type Counters = Record<string, number>;
 
@@ -61,10 +64,6 @@ function yaml(alpha: number, beta: number, gammaSock: string): string {
     `    - 127.0.0.1:${r1}:1 g0`,
     '',
   ].join('\n');
-}
-
-function resp(...args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
 /** Write `data` on a fresh connection (TCP port or unix path), read until `want` bytes came (or 10 s), close. */
@@ -114,49 +113,9 @@ async function traffic(round: string): Promise<void> {
   ]);
 }
 
-/** Pids whose parent is `ppid` (from /proc/<pid>/stat; the command name may hold spaces and parentheses). */
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out.sort((a, b) => a - b);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-function get(urlPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: httpPort, path: urlPath, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${urlPath} timed out`)));
-  });
+/** Body of GET urlPath on the HTTP port. */
+async function get(urlPath: string): Promise<string> {
+  return (await httpGet(httpPort, urlPath)).body;
 }
 
 /** Σ of a server counter over a pool's servers in a stats document. */
@@ -253,20 +212,16 @@ test('the stats document has the single-process layout, byte for byte apart from
 
 test('/metrics and /status.json aggregate the workers (latency histograms included)', async () => {
   const stats = await readStats(proxy.statsPort);
-  const metrics = await get('/metrics');
-  const value = (name: string, labels: string): number => {
-    const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-    assert.ok(line !== undefined, `${name}{${labels}}`);
-    return Number(line.slice(line.lastIndexOf(' ') + 1));
-  };
+  const metrics = parseProm(await get('/metrics'));
+  const value = (name: string, labels: Record<string, string>): number => one(metrics, name, labels);
   let count = 0;
   for (const srv of ['r0', 'r1']) {
-    const labels = `pool="alpha",server="${srv}"`;
+    const labels = { pool: 'alpha', server: srv };
     const js = (stats['alpha'] as Record<string, Counters>)[srv] ?? {};
     assert.equal(value('nutmeg_server_requests_total', labels), js['requests']);
     assert.equal(value('nutmeg_server_responses_total', labels), js['responses']);
     assert.equal(value('nutmeg_request_duration_seconds_count', labels), js['responses']);
-    assert.equal(value('nutmeg_request_duration_seconds_bucket', `${labels},le="+Inf"`), js['responses']);
+    assert.equal(value('nutmeg_request_duration_seconds_bucket', { ...labels, le: '+Inf' }), js['responses']);
     count += value('nutmeg_request_duration_seconds_count', labels);
   }
   assert.equal(count, sent['alpha']);
