@@ -34,14 +34,25 @@ export class ServerConn {
   private readonly out = new Outbox();
   private readonly reader: ReplyReader;
   private readonly input = new Input();
-  /** Requests queued but not yet handed to the socket (twemproxy's in_queue). */
-  private unsent = 0;
-  private unsentBytes = 0;
+  /** Requests (and their bytes) queued but not yet handed to the socket: twemproxy's in_queue. */
+  unsent = 0;
+  unsentBytes = 0;
+  /** Bytes of every request awaiting its reply, unsent ones included (out_queue_bytes + in_queue_bytes). */
+  inflightBytes = 0;
 
   constructor(server: Server) {
     this.server = server;
     this.pool = server.pool;
     this.reader = this.pool.protocol.newReplyReader();
+    this.out.onFlush = () => {
+      this.unsent = 0;
+      this.unsentBytes = 0;
+    };
+  }
+
+  /** Requests written and awaiting a reply: twemproxy's out_queue. */
+  get sent(): number {
+    return this.inflight.length - this.unsent;
   }
 
   get idle(): boolean {
@@ -68,7 +79,9 @@ export class ServerConn {
     if (msg.suffix !== null) this.out.push(msg.suffix);
     if (msg.expectReply) {
       this.inflight.push(msg);
-      st.outQueue++;
+      this.unsent++;
+      this.unsentBytes += bytes.length;
+      this.inflightBytes += bytes.length;
     }
   }
 
@@ -91,9 +104,13 @@ export class ServerConn {
     const hs = this.pool.handshake;
     for (let i = 0; i < hs.length; i++) {
       const m = this.pool.internalMsg();
+      const b = hs[i] as Buffer;
+      m.end = b.length;
       this.inflight.push(m);
-      this.server.stats.outQueue++;
-      this.out.push(hs[i] as Buffer);
+      this.unsent++;
+      this.unsentBytes += b.length;
+      this.inflightBytes += b.length;
+      this.out.push(b);
     }
     sock.on('connect', () => this.onConnect());
     sock.on('error', (err: Error) => this.fail(errCode(err)));
@@ -136,7 +153,7 @@ export class ServerConn {
       if (s === OK) {
         const end = reader.end;
         fifo.shift();
-        st.outQueue--;
+        this.inflightBytes -= head.end - head.start;
         if (head.swallow) {
           freeMsg(head);
         } else {
@@ -181,8 +198,10 @@ export class ServerConn {
     const text = strerror(code === 'EOF' ? '' : code);
     const fifo = this.inflight;
     let m = fifo.shift();
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    this.inflightBytes = 0;
     while (m !== undefined) {
-      st.outQueue--;
       if (m.swallow) freeMsg(m);
       else this.pool.failMsg(m, text);
       m = fifo.shift();
@@ -207,6 +226,9 @@ export class ServerConn {
     connCounts.current--;
     if (this.state === State.CONNECTED) this.server.stats.serverConnections--;
     this.state = State.IDLE;
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    this.inflightBytes = 0;
     let m = this.inflight.shift();
     while (m !== undefined) {
       if (m.swallow) freeMsg(m);

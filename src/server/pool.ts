@@ -52,6 +52,25 @@ export class Server {
     return conns[this.rr] as ServerConn;
   }
 
+  /** Derive the queue gauges (in_queue, out_queue and their bytes) from the connections, when stats are read. */
+  refreshQueueGauges(): void {
+    let inq = 0;
+    let inb = 0;
+    let outq = 0;
+    let outb = 0;
+    for (const c of this.conns) {
+      inq += c.unsent;
+      inb += c.unsentBytes;
+      outq += c.sent;
+      outb += c.inflightBytes - c.unsentBytes;
+    }
+    const st = this.stats;
+    st.inQueue = inq;
+    st.inQueueBytes = inb;
+    st.outQueue = outq;
+    st.outQueueBytes = outb;
+  }
+
   onSuccess(): void {
     this.failureCount = 0;
   }

@@ -132,6 +132,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
     pools: pools.map((p) => {
       let ejectedServers = 0;
       const servers = p.servers.map((s): ServerSnap => {
+        s.refreshQueueGauges();
         const ejected = isEjected(p, s, now);
         if (ejected) ejectedServers++;
         const h = s.stats.latency;

@@ -16,6 +16,8 @@ export class Outbox {
   private dirty = false;
   /** false while the socket cannot take writes yet (connecting); the bytes wait. */
   ready = false;
+  /** Called after the queued bytes were handed to the socket (server connections move in_queue to out_queue). */
+  onFlush: (() => void) | null = null;
 
   get pendingBytes(): number {
     return this.bytes;
@@ -73,6 +75,7 @@ export class Outbox {
       for (let i = 0; i < bufs.length; i++) s.write(bufs[i] as Buffer);
       s.uncork();
     }
+    if (this.onFlush !== null) this.onFlush();
   }
 }
 
