@@ -10,10 +10,10 @@
 
 import * as http from 'node:http';
 import { Registry, Gauge, Counter, type Histogram } from 'prom-client';
-import { POOL_FIELDS, SERVER_FIELDS, statsJson } from './json';
+import { statsJson } from './json';
 import { POOL_STATS, SERVER_STATS, type StatDesc } from './descriptions';
 import { LATENCY_BOUNDS_US } from './counters';
-import { health, type PoolCounters, type ServerCounterName, type StatsSnapshot, type StatsSource } from './snapshot';
+import { health, type StatsSnapshot, type StatsSource } from './snapshot';
 import { STATUS_PAGE } from './status-page';
 import { VERSION } from '../version';
 
@@ -29,32 +29,10 @@ interface Current {
 
 const startedAt = Date.now();
 
-function poolField(name: string): keyof PoolCounters {
-  const f = POOL_FIELDS.find(([k]) => k === name);
-  if (f === undefined) throw new Error(`no pool field for ${name}`);
-  return f[1];
-}
-
-function serverField(name: string): ServerCounterName {
-  const f = SERVER_FIELDS.find(([k]) => k === name);
-  if (f === undefined) throw new Error(`no server field for ${name}`);
-  return f[1];
-}
+type Each = (fn: (labels: Record<string, string>, value: number) => void) => void;
 
 /** One Prometheus family per twemproxy stat: counters get `_total`, the ejection timestamp becomes seconds. */
-function addStatFamily(reg: Registry, cur: Current, scope: 'pool' | 'server', d: StatDesc): void {
-  const base = scope === 'pool' ? `nutmeg_pool_${d.name}` : `nutmeg_server_${d.name.replace(/^server_/, '')}`;
-  const labelNames = scope === 'pool' ? ['pool'] : ['pool', 'server'];
-  const each = (fn: (labels: Record<string, string>, value: number) => void): void => {
-    if (scope === 'pool') {
-      const f = poolField(d.name);
-      for (const p of cur.snap.pools) fn({ pool: p.name }, p.stats[f]);
-    } else {
-      const f = serverField(d.name);
-      const scale = d.type === 'timestamp' ? 1e-6 : 1;
-      for (const p of cur.snap.pools) for (const s of p.servers) fn({ pool: p.name, server: s.name }, s.stats[f] * scale);
-    }
-  };
+function addStatFamily(reg: Registry, d: StatDesc, base: string, labelNames: string[], each: Each): void {
   if (d.type === 'counter') {
     new Counter({
       name: `${base}_total`,
@@ -162,8 +140,17 @@ function buildRegistry(cur: Current): Registry {
       this.set(cur.snap.current);
     },
   });
-  for (const d of POOL_STATS) addStatFamily(reg, cur, 'pool', d);
-  for (const d of SERVER_STATS) addStatFamily(reg, cur, 'server', d);
+  for (const d of POOL_STATS) {
+    addStatFamily(reg, d, `nutmeg_pool_${d.name}`, ['pool'], (fn) => {
+      for (const p of cur.snap.pools) fn({ pool: p.name }, p.stats[d.field]);
+    });
+  }
+  for (const d of SERVER_STATS) {
+    const scale = d.type === 'timestamp' ? 1e-6 : 1;
+    addStatFamily(reg, d, `nutmeg_server_${d.name.replace(/^server_/, '')}`, ['pool', 'server'], (fn) => {
+      for (const p of cur.snap.pools) for (const s of p.servers) fn({ pool: p.name, server: s.name }, s.stats[d.field] * scale);
+    });
+  }
   new Gauge({
     name: 'nutmeg_server_ejected',
     help: '1 while the server is ejected from the distribution (with --workers: the number of workers that eject it)',

@@ -5,35 +5,9 @@
 
 import * as os from 'node:os';
 import * as net from 'node:net';
-import type { PoolCounters, ServerCounterName, StatsSnapshot, StatsSource } from './snapshot';
+import type { StatsSnapshot, StatsSource } from './snapshot';
+import { POOL_STATS, SERVER_STATS } from './descriptions';
 import { NUTCRACKER_VERSION } from '../version';
-
-const POOL_FIELDS: [string, keyof PoolCounters][] = [
-  ['client_eof', 'clientEof'],
-  ['client_err', 'clientErr'],
-  ['client_connections', 'clientConnections'],
-  ['server_ejects', 'serverEjects'],
-  ['forward_error', 'forwardError'],
-  ['fragments', 'fragments'],
-];
-
-const SERVER_FIELDS: [string, ServerCounterName][] = [
-  ['server_eof', 'serverEof'],
-  ['server_err', 'serverErr'],
-  ['server_timedout', 'serverTimedout'],
-  ['server_connections', 'serverConnections'],
-  ['server_ejected_at', 'serverEjectedAt'],
-  ['requests', 'requests'],
-  ['request_bytes', 'requestBytes'],
-  ['responses', 'responses'],
-  ['response_bytes', 'responseBytes'],
-  ['in_queue', 'inQueue'],
-  ['in_queue_bytes', 'inQueueBytes'],
-  ['out_queue', 'outQueue'],
-  ['out_queue_bytes', 'outQueueBytes'],
-];
-
-export { POOL_FIELDS, SERVER_FIELDS };
 
 const startedAt = Date.now();
 
@@ -46,10 +20,10 @@ export function statsJson(snap: StatsSnapshot): string {
   // Separators as twemproxy writes them: ", " before the first member of an object, "," after a closing "}".
   snap.pools.forEach((pool, pi) => {
     s += `${pi === 0 ? ', ' : ','}"${pool.name}": {`;
-    s += POOL_FIELDS.map(([k, f]) => `"${k}":${pool.stats[f]}`).join(', ');
+    s += POOL_STATS.map((d) => `"${d.name}":${pool.stats[d.field]}`).join(', ');
     pool.servers.forEach((srv, si) => {
       s += `${si === 0 ? ', ' : ','}"${srv.name}": {`;
-      s += SERVER_FIELDS.map(([k, f]) => `"${k}":${srv.stats[f]}`).join(', ');
+      s += SERVER_STATS.map((d) => `"${d.name}":${srv.stats[d.field]}`).join(', ');
       s += '}';
     });
     s += '}';

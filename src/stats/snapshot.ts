@@ -7,13 +7,14 @@
 
 import type { Config } from '../config/types';
 import type { ServerPool, Server } from '../server/pool';
-import { LATENCY_BOUNDS_US, type PoolStats, type ServerStats } from './counters';
+import { LATENCY_BOUNDS_US } from './counters';
+import { POOL_STATS, SERVER_STATS, type PoolCounterName, type ServerCounterName, type StatDesc } from './descriptions';
 
+export type { ServerCounterName } from './descriptions';
 /** The pool counters as plain numbers (same names as PoolStats). */
-export type PoolCounters = { [K in keyof PoolStats]: number };
+export type PoolCounters = Record<PoolCounterName, number>;
 /** The twemproxy server counters as plain numbers (ServerStats without the latency histogram). */
-export type ServerCounterName = Exclude<keyof ServerStats, 'latency'>;
-export type ServerCounters = { [K in ServerCounterName]: number };
+export type ServerCounters = Record<ServerCounterName, number>;
 
 export interface LatencySnap {
   /** Non-cumulative bucket counts, LATENCY_BOUNDS_US.length + 1 of them (the last is +Inf). */
@@ -67,62 +68,17 @@ export function isEjected(pool: ServerPool, srv: Server, now: number): boolean {
   return !pool.isLive(srv.index) && srv.nextRetry > now;
 }
 
-function poolCounters(s: PoolStats): PoolCounters {
-  return {
-    clientEof: s.clientEof,
-    clientErr: s.clientErr,
-    clientConnections: s.clientConnections,
-    serverEjects: s.serverEjects,
-    forwardError: s.forwardError,
-    fragments: s.fragments,
-  };
-}
-
-function serverCounters(s: ServerStats): ServerCounters {
-  return {
-    serverEof: s.serverEof,
-    serverErr: s.serverErr,
-    serverTimedout: s.serverTimedout,
-    serverConnections: s.serverConnections,
-    serverEjectedAt: s.serverEjectedAt,
-    requests: s.requests,
-    requestBytes: s.requestBytes,
-    responses: s.responses,
-    responseBytes: s.responseBytes,
-    inQueue: s.inQueue,
-    inQueueBytes: s.inQueueBytes,
-    outQueue: s.outQueue,
-    outQueueBytes: s.outQueueBytes,
-  };
-}
-
-function zeroPool(): PoolCounters {
-  return { clientEof: 0, clientErr: 0, clientConnections: 0, serverEjects: 0, forwardError: 0, fragments: 0 };
-}
-
-function zeroServer(): ServerCounters {
-  return {
-    serverEof: 0,
-    serverErr: 0,
-    serverTimedout: 0,
-    serverConnections: 0,
-    serverEjectedAt: 0,
-    requests: 0,
-    requestBytes: 0,
-    responses: 0,
-    responseBytes: 0,
-    inQueue: 0,
-    inQueueBytes: 0,
-    outQueue: 0,
-    outQueueBytes: 0,
-  };
+/** The counter fields of `rows` copied from `src` (or all 0): the snapshot's plain-number copy of a stats object. */
+function counters<K extends string>(rows: readonly StatDesc<K>[], src: Readonly<Record<K, number>> | null): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const d of rows) out[d.field] = src === null ? 0 : src[d.field];
+  return out;
 }
 
 function zeroLatency(): LatencySnap {
   return { buckets: new Array<number>(LATENCY_BOUNDS_US.length + 1).fill(0), sumUs: 0, count: 0 };
 }
 
-/** A copy of this process's counters now. */
 export function takeSnapshot(pools: readonly ServerPool[], conns: { total: number; current: number }): StatsSnapshot {
   const now = Date.now();
   return {
@@ -139,7 +95,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         return {
           name: s.name,
           address: s.unixPath ?? `${s.host}:${s.port}`,
-          stats: serverCounters(s.stats),
+          stats: counters(SERVER_STATS, s.stats),
           latency: { buckets: Array.from(h.buckets), sumUs: h.sumUs, count: h.count },
           ejected: ejected ? 1 : 0,
           retryInMs: ejected ? s.nextRetry - now : 0,
@@ -150,7 +106,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         listen: p.config.listen.text,
         redis: p.config.redis,
         autoEject: p.config.autoEjectHosts,
-        stats: poolCounters(p.stats),
+        stats: counters(POOL_STATS, p.stats),
         servers,
         deadIn: servers.length > 0 && ejectedServers === servers.length ? 1 : 0,
       };
@@ -169,11 +125,11 @@ export function emptySnapshot(config: Config): StatsSnapshot {
       listen: p.listen.text,
       redis: p.redis,
       autoEject: p.autoEjectHosts,
-      stats: zeroPool(),
+      stats: counters(POOL_STATS, null),
       servers: p.servers.map((s) => ({
         name: s.name,
         address: s.unixPath ?? `${s.host}:${s.port}`,
-        stats: zeroServer(),
+        stats: counters(SERVER_STATS, null),
         latency: zeroLatency(),
         ejected: 0,
         retryInMs: 0,
@@ -184,8 +140,8 @@ export function emptySnapshot(config: Config): StatsSnapshot {
 }
 
 /** Gauges (values of "now") are dropped when a process is retired; counters and the ejection time are kept. */
-const POOL_GAUGES: ReadonlySet<keyof PoolCounters> = new Set<keyof PoolCounters>(['clientConnections']);
-const SERVER_GAUGES: ReadonlySet<ServerCounterName> = new Set<ServerCounterName>(['serverConnections', 'inQueue', 'inQueueBytes', 'outQueue', 'outQueueBytes']);
+const POOL_GAUGES: ReadonlySet<PoolCounterName> = new Set(POOL_STATS.filter((d) => d.type === 'gauge').map((d) => d.field));
+const SERVER_GAUGES: ReadonlySet<ServerCounterName> = new Set(SERVER_STATS.filter((d) => d.type === 'gauge').map((d) => d.field));
 
 /**
  * Adds `from` into `into`, pool by pool and server by server by name (names `into` lacks are ignored): counters and
