@@ -21,8 +21,6 @@ const PLACEHOLDER = Buffer.from('placeholder');
 const MN_REQUEST = Buffer.from('mn\r\n');
 const GET_ = Buffer.from('get ');
 const GETS_ = Buffer.from('gets ');
-/** Msg.fragType marker on a quiet meta request (its reply ends at MN). */
-const QUIET = 1;
 
 class McRequestReader implements RequestReader {
   private readonly p = new McRequestParser();
@@ -80,7 +78,7 @@ class McRequestReader implements RequestReader {
     if (p.noreply) msg.expectReply = false;
     if (p.quiet) {
       msg.suffix = MN_REQUEST;
-      msg.fragType = QUIET;
+      msg.quiet = true;
     }
     this.pool.forward(msg, buf, p.keys[0] as number, p.keys[1] as number);
   }
@@ -160,7 +158,7 @@ class McReplyReader implements ReplyReader {
   }
 
   prepare(msg: Msg): void {
-    this.p.mode = msg.fragType === QUIET && msg.parent === null ? MODE_META_QUIET : MC_COMMANDS[msg.cmd]!.replyMode;
+    this.p.mode = msg.quiet ? MODE_META_QUIET : MC_COMMANDS[msg.cmd]!.replyMode;
   }
 
   parse(buf: Buffer, start: number): ParseStatus {
@@ -170,7 +168,7 @@ class McReplyReader implements ReplyReader {
   complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
     const p = this.p;
     if (msg.parent === null) {
-      if (msg.fragType === QUIET) {
+      if (msg.quiet) {
         const bodyEnd = p.bodyEnd;
         msg.reply = bodyEnd > start ? buf.subarray(start, bodyEnd) : null;
       } else {

@@ -20,6 +20,8 @@ export class Msg {
   cmd = 0;
   /** Reply expected from the server (false for memcache noreply). */
   expectReply = true;
+  /** Memcache quiet meta request: forwarded with `mn\r\n` after it, so its reply ends at `MN`. */
+  quiet = false;
   /** Reply is read and dropped (internal AUTH/SELECT). */
   swallow = false;
   /** Reply bytes for the client once done (null = send nothing). */
@@ -56,6 +58,7 @@ export class Msg {
     this.suffix = null;
     this.cmd = 0;
     this.expectReply = true;
+    this.quiet = false;
     this.swallow = false;
     this.reply = null;
     this.done = false;

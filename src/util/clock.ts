@@ -10,10 +10,6 @@ type Check = (now: number) => void;
 const checks: Check[] = [];
 let timer: NodeJS.Timeout | null = null;
 
-export function now(): number {
-  return performance.now();
-}
-
 /** Register a periodic check (start-up time only; never per request). */
 export function onTick(fn: Check): void {
   checks.push(fn);
