@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
 import { Input } from '../util/input';
+import { adoptAccepted } from '../util/socket';
 import { OK, AGAIN } from '../protocol/parse';
 import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
 import type { RequestReader } from '../forward/protocol';
@@ -50,15 +51,16 @@ export class ClientConn implements MsgOwner {
   name: Buffer | null = null;
   readonly id: number;
 
-  constructor(pool: ServerPool, socket: Socket, id: number) {
+  /** `accepted` comes paused from the listener; reads go through `onread` (see util/socket). */
+  constructor(pool: ServerPool, accepted: Socket, id: number) {
     this.pool = pool;
+    const socket = adoptAccepted(accepted, true, (chunk: Buffer) => this.onData(chunk));
     this.socket = socket;
     this.id = id;
     this.reader = pool.protocol.newRequestReader(pool);
     this.authed = pool.config.redisAuth === null;
     this.out.socket = socket;
     this.out.ready = true;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => this.onClose());
     socket.on('close', () => this.onClose());

@@ -27,7 +27,7 @@ export class Listener {
   listen(): Promise<void> {
     const pool = this.pool;
     const cfg = pool.config;
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => this.accept(sock));
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(sock));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -79,14 +79,16 @@ export class Listener {
       pool.stats.clientErr++;
       return;
     }
+    // Accepted paused: ClientConn moves the socket onto an `onread` reader before the first read.
+    const c = new ClientConn(pool, sock, nextClientId++);
+    const s = c.socket;
     if (cfg.listen.kind === 'tcp') {
-      sock.setNoDelay(true);
-      if (cfg.tcpkeepalive) sock.setKeepAlive(true);
+      s.setNoDelay(true);
+      if (cfg.tcpkeepalive) s.setKeepAlive(true);
     }
     connCounts.total++;
     connCounts.current++;
-    sock.once('close', () => connCounts.current--);
-    const c = new ClientConn(pool, sock, nextClientId++);
+    s.once('close', () => connCounts.current--);
     pool.onClientOpen(c);
   }
 

@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
 import { Input } from '../util/input';
+import { onreadOption } from '../util/socket';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts } from '../stats/counters';
@@ -88,9 +89,7 @@ export class ServerConn {
   connect(): void {
     const srv = this.server;
     this.state = State.CONNECTING;
-    // onread: libuv reads into one reused buffer and calls us directly, skipping the Readable
-    // stream machinery; each read is copied once into a pooled Buffer that replies may slice.
-    const onread = { buffer: READ_BUF, callback: (n: number, b: Uint8Array): boolean => this.onRead(n, b) };
+    const onread = onreadOption((chunk: Buffer) => this.onData(chunk));
     const sock =
       srv.unixPath !== null ? net.connect({ path: srv.unixPath, onread }) : net.connect({ host: srv.host, port: srv.port, onread });
     this.socket = sock;
@@ -125,15 +124,8 @@ export class ServerConn {
     this.out.markReady();
   }
 
-  private onRead(n: number, b: Uint8Array): boolean {
-    if (this.socket === null || n <= 0) return true;
-    const chunk = Buffer.allocUnsafe(n);
-    chunk.set(n === b.length ? b : b.subarray(0, n));
-    this.onData(chunk);
-    return true;
-  }
-
   private onData(chunk: Buffer): void {
+    if (this.socket === null) return; // a read after the connection failed
     const buf = this.input.take(chunk);
     if (buf === null) return;
     const reader = this.reader;
@@ -245,6 +237,3 @@ export class ServerConn {
 }
 
 function noop(): void {}
-
-/** The one read buffer shared by every server connection (reads are synchronous callbacks). */
-const READ_BUF = Buffer.allocUnsafe(64 * 1024);

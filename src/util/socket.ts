@@ -1,0 +1,58 @@
+// Receive side of every socket, below the parsers: libuv reads into one shared buffer and calls
+// the connection directly (`onread`), skipping the Readable stream (a push, an event and a fresh
+// 64 KB-then-shrunk ArrayBuffer per read); each read is copied once into a pooled Buffer.
+//
+//   kernel ─► READ_BUF (shared, reused by every socket) ─► copyRead ─► Input.take ─► parser
+
+import * as net from 'node:net';
+
+/** One read buffer for all sockets: a read callback runs to completion before the next read starts. */
+const READ_BUF = Buffer.allocUnsafe(64 * 1024);
+
+/** Gets each read as its own Buffer, which it may keep. */
+export type ReadCallback = (chunk: Buffer) => void;
+
+/** The `onread` option for net.connect / new net.Socket: `cb` gets each read as its own Buffer (pooled when small). */
+export function onreadOption(cb: ReadCallback): { buffer: Uint8Array; callback: (n: number, b: Uint8Array) => boolean } {
+  return {
+    buffer: READ_BUF,
+    callback: (n: number, b: Uint8Array): boolean => {
+      if (n <= 0) return true;
+      // Requests and replies are kept as views of the chunk until written out (one turn later), so
+      // the shared buffer is copied; a copy of a small read is cheaper than the stream path's allocation.
+      const chunk = Buffer.allocUnsafe(n);
+      chunk.set(n === b.length ? b : b.subarray(0, n));
+      cb(chunk);
+      return true;
+    },
+  };
+}
+
+/** The parts of net.Socket's constructor options that Node itself uses for accepted sockets. */
+interface AdoptOptions extends net.SocketConstructorOpts {
+  handle: unknown;
+  onread: ReturnType<typeof onreadOption>;
+}
+
+/**
+ * Move an accepted socket (created paused: `pauseOnConnect`) onto a new net.Socket that reads with
+ * `onread`. net.Server has no option for it, so the accepted socket's handle is taken over the way
+ * net.Server builds its sockets (`new Socket({ handle })`), and the first socket is retired without
+ * closing the handle. If the handle is not there (another runtime), the socket is kept and read as a
+ * stream: same bytes, only slower.
+ */
+export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: ReadCallback): net.Socket {
+  const holder = sock as unknown as { _handle: unknown };
+  const handle = holder._handle;
+  if (handle === null || typeof handle !== 'object') {
+    sock.on('data', cb);
+    sock.resume();
+    return sock;
+  }
+  const opts: AdoptOptions = { handle, allowHalfOpen, readable: true, writable: true, onread: onreadOption(cb) };
+  const adopted = new net.Socket(opts);
+  // Retire the first socket: without its handle, destroy() only updates the server's connection count.
+  holder._handle = null;
+  sock.destroy();
+  return adopted;
+}
