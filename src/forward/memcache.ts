@@ -13,6 +13,7 @@ import { MC_COMMANDS, MC_QUIT, MC_MN, MC_GETS } from '../protocol/memcache/comma
 import { REPLY_MN, serverError } from '../protocol/memcache/replies';
 import { mergeRetrieval } from '../protocol/memcache/merge';
 import { allocMsg, type Msg } from './msg';
+import { copyBytes } from '../util/bytes';
 import type { Protocol, ReplyReader, RequestReader } from './protocol';
 import type { ClientConn } from '../client/conn';
 import type { ServerPool } from '../server/pool';
@@ -90,8 +91,10 @@ class McRequestReader implements RequestReader {
     const keys = p.keys;
     const nkeys = p.nkeys;
     const { count, size, fragOf } = pool.scratch;
-    count.fill(0);
-    size.fill(0);
+    for (let s = 0; s < count.length; s++) {
+      count[s] = 0;
+      size[s] = 0;
+    }
     const keyFrag = new Array<number>(nkeys);
     for (let i = 0; i < nkeys; i++) {
       const idx = pool.route(buf, keys[2 * i] as number, keys[2 * i + 1] as number);
@@ -122,8 +125,7 @@ class McRequestReader implements RequestReader {
     for (let i = 0; i < nkeys; i++) {
       const s = keyFrag[i] as number;
       const f = frags[fragOf[s] as number] as Msg;
-      let o = size[s] as number;
-      o += buf.copy(f.buf, o, keys[2 * i] as number, keys[2 * i + 1] as number);
+      let o = copyBytes(buf, keys[2 * i] as number, keys[2 * i + 1] as number, f.buf, size[s] as number);
       f.buf[o++] = 0x20;
       size[s] = o;
       keyFrag[i] = fragOf[s] as number;

@@ -25,7 +25,7 @@ import { allocMsg, type Msg } from './msg';
 import type { Protocol, ReplyReader, RequestReader } from './protocol';
 import type { ClientConn } from '../client/conn';
 import type { ServerPool } from '../server/pool';
-import { decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
+import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
 const NOPROTO = Buffer.from('-NOPROTO sorry, this protocol version is not supported\r\n');
@@ -247,7 +247,9 @@ class RedisRequestReader implements RequestReader {
 
   /**
    * Split a multi-key command per server: step 1 (MGET, DEL, ...) or 2 (MSET key value).
-   * Fragments are built as `*<n>\r\n$4\r\nmget\r\n$<len>\r\n<key>\r\n...` in server order.
+   * A fragment is `*<n>\r\n$4\r\nmget\r\n` followed by each of its keys' arguments exactly as the
+   * client sent them (`$<len>\r\n<key>\r\n`, and the value for MSET): one contiguous span per key
+   * in the request, copied as is, in key order.
    */
   private fragment(parent: Msg, buf: Buffer, step: number): void {
     const p = this.p;
@@ -255,9 +257,14 @@ class RedisRequestReader implements RequestReader {
     const args = p.args;
     const nkeys = (p.narg - 1) / step;
     const { count, size, fragOf } = pool.scratch;
-    count.fill(0);
-    size.fill(0);
+    const nsrv = count.length;
+    // A loop, not fill(): fill() on a typed array is a runtime call, dear for a handful of servers.
+    for (let s = 0; s < nsrv; s++) {
+      count[s] = 0;
+      size[s] = 0;
+    }
     const keyFrag = new Array<number>(nkeys);
+    const last = 2 * step - 1;
     for (let i = 0; i < nkeys; i++) {
       const a = 2 * i * step;
       const idx = pool.route(buf, args[a] as number, args[a + 1] as number);
@@ -267,16 +274,13 @@ class RedisRequestReader implements RequestReader {
       }
       keyFrag[i] = idx;
       count[idx]!++;
-      for (let j = 0; j < step; j++) {
-        const len = (args[a + 2 * j + 1] as number) - (args[a + 2 * j] as number);
-        size[idx]! += 1 + decimalLength(len) + CRLF_LEN + len + CRLF_LEN;
-      }
+      size[idx]! += (args[a + last] as number) + CRLF_LEN - argHead(buf, args[a] as number);
     }
     const row = COMMANDS[parent.cmd]!;
     const nameHdr = FRAG_NAME[row.name]!;
     const frags: Msg[] = [];
     const bufs: Buffer[] = [];
-    for (let s = 0; s < count.length; s++) {
+    for (let s = 0; s < nsrv; s++) {
       if (count[s] === 0) continue;
       const n = 1 + (count[s] as number) * step;
       const total = 1 + decimalLength(n) + CRLF_LEN + nameHdr.length + (size[s] as number);
@@ -285,7 +289,7 @@ class RedisRequestReader implements RequestReader {
       let o = writeDecimal(fb, 1, n);
       fb[o++] = 13;
       fb[o++] = 10;
-      o += nameHdr.copy(fb, o);
+      o = copyBytes(nameHdr, 0, nameHdr.length, fb, o);
       size[s] = o; // reuse as write cursor
       fragOf[s] = frags.length;
       const f = allocMsg();
@@ -298,21 +302,9 @@ class RedisRequestReader implements RequestReader {
     }
     for (let i = 0; i < nkeys; i++) {
       const s = keyFrag[i] as number;
-      const fb = bufs[fragOf[s] as number] as Buffer;
-      let o = size[s] as number;
       const a = 2 * i * step;
-      for (let j = 0; j < step; j++) {
-        const as = args[a + 2 * j] as number;
-        const ae = args[a + 2 * j + 1] as number;
-        fb[o++] = 0x24;
-        o = writeDecimal(fb, o, ae - as);
-        fb[o++] = 13;
-        fb[o++] = 10;
-        o += buf.copy(fb, o, as, ae);
-        fb[o++] = 13;
-        fb[o++] = 10;
-      }
-      size[s] = o;
+      const from = argHead(buf, args[a] as number);
+      size[s] = copyBytes(buf, from, (args[a + last] as number) + CRLF_LEN, bufs[fragOf[s] as number] as Buffer, size[s] as number);
       keyFrag[i] = fragOf[s] as number;
     }
     parent.frags = frags;
@@ -320,12 +312,19 @@ class RedisRequestReader implements RequestReader {
     parent.pending = frags.length;
     pool.stats.fragments += frags.length;
     let fi = 0;
-    for (let s = 0; s < count.length; s++) {
+    for (let s = 0; s < nsrv; s++) {
       if (count[s] === 0) continue;
       const f = frags[fi++] as Msg;
       pool.send(s, f, f.buf);
     }
   }
+}
+
+/** Start of the `$<len>\r\n` header of the bulk argument whose bytes start at dataStart (the parser checked its form). */
+function argHead(buf: Buffer, dataStart: number): number {
+  let h = dataStart - 3;
+  while (buf[h] !== 0x24) h--;
+  return h;
 }
 
 function local(msg: Msg, reply: Buffer): void {
@@ -445,13 +444,13 @@ function merge(parent: Msg): void {
   let o = writeDecimal(out, 1, nkeys);
   out[o++] = 13;
   out[o++] = 10;
-  next.fill(0);
+  for (let i = 0; i < next.length; i++) next[i] = 0;
   for (let i = 0; i < nkeys; i++) {
     const fi = keyFrag[i] as number;
     const f = frags[fi] as Msg;
     const offs = f.fragOffsets as number[];
     const j = next[fi]!++;
-    o += (f.fragReply as Buffer).copy(out, o, offs[2 * j] as number, offs[2 * j + 1] as number);
+    o = copyBytes(f.fragReply as Buffer, offs[2 * j] as number, offs[2 * j + 1] as number, out, o);
   }
   parent.reply = out;
 }

@@ -86,6 +86,33 @@ test('MGET/MSET/DEL/EXISTS/TOUCH/UNLINK split across shards and merged in key or
   }
 });
 
+test('MSET/MGET fragments carry every argument byte for byte: lengths at digit boundaries, binary keys and values', async () => {
+  const r = client();
+  try {
+    // Keys and values of 0..1001 bytes (one to four length digits) holding '$', '*', CR, LF and NUL.
+    const lens = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001];
+    const bytes = (seed: number, n: number): Buffer => {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = [0x24, 0x2a, 13, 10, 0, 0x41 + ((seed + i) % 26)][(seed * 7 + i) % 6]!;
+      return b;
+    };
+    const keys = lens.map((n, i) => Buffer.concat([Buffer.from(`frag$${i}:`), bytes(i, n)]));
+    const values = lens.map((_, i) => bytes(100 + i, lens[lens.length - 1 - i]!));
+    const args: Buffer[] = [];
+    keys.forEach((k, i) => args.push(k, values[i]!));
+    assert.equal(await r.mset(...args), 'OK');
+    assert.deepEqual(await r.mgetBuffer(...keys), values);
+    // Each key sits on exactly one backend, with its value intact.
+    for (let i = 0; i < keys.length; i++) {
+      const found = (await Promise.all(direct.map((d) => d.getBuffer(keys[i]!)))).filter((v) => v !== null);
+      assert.deepEqual(found, [values[i]], `key ${i}`);
+    }
+    assert.equal(await r.del(...keys), keys.length);
+  } finally {
+    r.disconnect();
+  }
+});
+
 test('pipeline of 2000 mixed commands returns replies in request order', async () => {
   const r = client();
   try {

@@ -15,9 +15,7 @@
 // the exact size. Scratch arrays are module-level and reused.
 
 import { REPLY_END } from './replies';
-
-/** Blocks up to this size are copied by a JS loop. */
-const SMALL = 64;
+import { copyBytes } from '../../util/bytes';
 
 let cursor = new Int32Array(16);
 let pick = new Int32Array(64);
@@ -84,12 +82,7 @@ export function mergeRetrieval(
     const src = replies[f]!;
     const bs = q[j]!;
     const be = q[j + 1]!;
-    if (be - bs <= SMALL) {
-      // Short blocks: a byte loop beats the native copy call.
-      for (let i = bs; i < be; i++) out[off++] = src[i]!;
-    } else {
-      off += src.copy(out, off, bs, be);
-    }
+    off = copyBytes(src, bs, be, out, off);
   }
   REPLY_END.copy(out, off);
   return out;
