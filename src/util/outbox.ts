@@ -17,7 +17,9 @@ import type { Socket } from 'node:net';
 const CONCAT_LIMIT = 64 * 1024;
 
 export class Outbox {
-  socket: Socket | null = null;
+  private sock: Socket | null = null;
+  /** The socket's fd, read once (a C++ accessor on the handle): -2 not read yet, -1 none. */
+  private fd = -2;
   private bufs: Buffer[] = [];
   private bytes = 0;
   private dirty = false;
@@ -25,6 +27,15 @@ export class Outbox {
   ready = false;
   /** Called after the queued bytes were handed to the socket (server connections move in_queue to out_queue). */
   onFlush: (() => void) | null = null;
+
+  get socket(): Socket | null {
+    return this.sock;
+  }
+
+  set socket(s: Socket | null) {
+    this.sock = s;
+    this.fd = -2;
+  }
 
   get pendingBytes(): number {
     return this.bytes;
@@ -63,7 +74,7 @@ export class Outbox {
 
   flush(): void {
     this.dirty = false;
-    const s = this.socket;
+    const s = this.sock;
     const bufs = this.bufs;
     if (s === null || bufs.length === 0 || !this.ready) return;
     if (s.destroyed) {
@@ -74,7 +85,8 @@ export class Outbox {
     const bytes = this.bytes;
     this.bytes = 0;
     // Straight to the fd (one write or writev, no join) unless the stream still holds earlier bytes.
-    const n = s.writableLength === 0 && !s.writableEnded ? writeDirect(s, bufs) : 0;
+    if (this.fd === -2) this.fd = fdOf(s);
+    const n = this.fd >= 0 && s.writableLength === 0 && !s.writableEnded ? writeDirect(this.fd, bufs) : 0;
     if (n < bytes) writeStream(s, bufs, n, bytes - n);
     if (this.onFlush !== null) this.onFlush();
   }
@@ -87,9 +99,7 @@ function fdOf(s: Socket): number {
 }
 
 /** write(2) / writev(2) on the socket's fd: the bytes the kernel took; 0 when it took none (EAGAIN) or failed (the stream reports it). */
-function writeDirect(s: Socket, bufs: Buffer[]): number {
-  const fd = fdOf(s);
-  if (fd < 0) return 0;
+function writeDirect(fd: number, bufs: Buffer[]): number {
   try {
     if (bufs.length > 1) return fs.writevSync(fd, bufs);
     const b = bufs[0] as Buffer;
