@@ -12,7 +12,7 @@
 
 import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
-import { Outbox } from '../util/outbox';
+import { Outbox, noteClientRead } from '../util/outbox';
 import { Input } from '../util/input';
 import { adoptAccepted } from '../util/socket';
 import { OK, AGAIN } from '../protocol/parse';
@@ -78,6 +78,7 @@ export class ClientConn implements MsgOwner {
   }
 
   private onData(chunk: Buffer): void {
+    noteClientRead();
     if (this.readClosed) return;
     const buf = this.input.take(chunk);
     if (buf !== null) this.parseAll(buf);

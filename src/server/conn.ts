@@ -45,6 +45,7 @@ export class ServerConn {
     this.server = server;
     this.pool = server.pool;
     this.reader = this.pool.protocol.newReplyReader();
+    this.out.gather = true;
     this.out.onFlush = () => {
       this.unsent = 0;
       this.unsentBytes = 0;

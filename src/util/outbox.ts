@@ -9,6 +9,11 @@
 // and a nextTick per write, which together cost more than the syscall's own user-space part.
 // Whatever the kernel does not take (EAGAIN, a short write, an error) goes to socket.write, and
 // the stream keeps the bytes in order from then on until its queue is empty again.
+//
+// Server outboxes gather: when more than one client sent requests in a turn, their write waits
+// one more loop pass (a non-blocking poll) so the requests read in that pass join it. Fewer,
+// fuller writes cut the backends' reads per request (strace on a backend under 50 GET clients:
+// 0.38 reads per command before, 0.35 after; nutcracker 0.33); a lone client is not delayed.
 
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
@@ -22,11 +27,20 @@ export class Outbox {
   private fd = -2;
   private bufs: Buffer[] = [];
   private bytes = 0;
-  private dirty = false;
+  /** In the list of outboxes to flush at the end of this turn. */
+  dirty = false;
   /** false while the socket cannot take writes yet (connecting); the bytes wait. */
   ready = false;
   /** Called after the queued bytes were handed to the socket (server connections move in_queue to out_queue). */
   onFlush: (() => void) | null = null;
+  /**
+   * Server connections: on a busy turn (more than one client sent requests), wait one more event-loop
+   * pass before writing, so the requests that arrive meanwhile share the write. nutcracker gets the
+   * same effect from writing only when the next epoll_wait reports the socket writable.
+   */
+  gather = false;
+  /** The one extra pass was taken. */
+  waited = false;
 
   get socket(): Socket | null {
     return this.sock;
@@ -74,6 +88,7 @@ export class Outbox {
 
   flush(): void {
     this.dirty = false;
+    this.waited = false;
     const s = this.sock;
     const bufs = this.bufs;
     if (s === null || bufs.length === 0 || !this.ready) return;
@@ -129,10 +144,31 @@ function writeStream(s: Socket, bufs: Buffer[], skip: number, rest: number): voi
 
 let dirtyList: Outbox[] = [];
 let scheduled = false;
+/** Client reads since the last flush: more than one means concurrent clients, and server writes can gather. */
+let clientReads = 0;
+
+/** A client connection read bytes this turn. */
+export function noteClientRead(): void {
+  clientReads++;
+}
 
 function flushAll(): void {
   scheduled = false;
   const list = dirtyList;
   dirtyList = [];
-  for (let i = 0; i < list.length; i++) (list[i] as Outbox).flush();
+  const busy = clientReads > 1;
+  clientReads = 0;
+  for (let i = 0; i < list.length; i++) {
+    const o = list[i] as Outbox;
+    if (busy && o.gather && !o.waited && o.dirty) {
+      o.waited = true;
+      dirtyList.push(o);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushAll);
+      }
+      continue;
+    }
+    o.flush();
+  }
 }

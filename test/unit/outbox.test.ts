@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { Outbox } from '../../src/util/outbox';
+import { Outbox, noteClientRead } from '../../src/util/outbox';
 
 /** Byte at stream offset o: reordered, lost or repeated chunks change what lands at an offset. */
 function byteAt(o: number): number {
@@ -110,5 +110,36 @@ test('outbox: writing to a connection the peer has reset fails through the socke
   out.push(Buffer.from('+OK\r\n'));
   out.flush(); // a destroyed socket drops the bytes
   assert.equal(out.pendingBytes, 0);
+  server.close();
+});
+
+test('outbox: a gathering outbox waits one loop pass when several clients read this turn, none for a lone client', async () => {
+  const { server, writer, reader } = await pair();
+  const out = new Outbox();
+  out.socket = writer;
+  out.ready = true;
+  out.gather = true;
+  // A lone client: written in this turn's flush.
+  noteClientRead();
+  out.push(Buffer.from('a'));
+  await turn();
+  assert.equal(out.pendingBytes, 0);
+  // Two clients read: the write waits for the next pass, and a push in that pass joins it.
+  noteClientRead();
+  noteClientRead();
+  out.push(Buffer.from('b'));
+  await turn();
+  assert.equal(out.pendingBytes, 1);
+  out.push(Buffer.from('c'));
+  await turn();
+  assert.equal(out.pendingBytes, 0);
+  let got = '';
+  reader.on('data', (d: Buffer) => (got += d.toString()));
+  reader.resume();
+  const deadline = Date.now() + 5000;
+  while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(got, 'abc');
+  writer.destroy();
+  reader.destroy();
   server.close();
 });
