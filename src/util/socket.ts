@@ -2,7 +2,7 @@
 // the connection directly (`onread`), skipping the Readable stream (a push, an event and a fresh
 // 64 KB-then-shrunk ArrayBuffer per read); each read is copied once into a pooled Buffer.
 //
-//   kernel ─► READ_BUF (shared, reused by every socket) ─► copyRead ─► Input.take ─► parser
+//   kernel ─► READ_BUF (shared, reused by every socket) ─► one copy per read ─► Input.take ─► parser
 
 import * as net from 'node:net';
 
