@@ -126,7 +126,7 @@ export interface ProxyProc extends Proc {
 /** Start nutmeg (bin/nutmeg) on a YAML text; waits for the stats port and every listen port given. */
 export async function startNutmeg(yaml: string, listenPorts: number[], extraArgs: string[] = []): Promise<ProxyProc> {
   // the same node flag as bin/nutmeg's shebang, so tests and benchmarks run what users run
-  return startProxy(process.execPath, ['--max-semi-space-size=1', NUTMEG_BIN], yaml, listenPorts, extraArgs);
+  return startProxy(process.execPath, ['--max-semi-space-size=2', NUTMEG_BIN], yaml, listenPorts, extraArgs);
 }
 
 /** Start the real nutcracker (Debian package) on the same YAML: the oracle. */
