@@ -90,11 +90,8 @@ class McRequestReader implements RequestReader {
     const pool = this.pool;
     const keys = p.keys;
     const nkeys = p.nkeys;
+    pool.scratch.reset();
     const { count, size, fragOf } = pool.scratch;
-    for (let s = 0; s < count.length; s++) {
-      count[s] = 0;
-      size[s] = 0;
-    }
     const keyFrag = new Array<number>(nkeys);
     for (let i = 0; i < nkeys; i++) {
       const idx = pool.route(buf, keys[2 * i] as number, keys[2 * i + 1] as number);

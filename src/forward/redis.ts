@@ -256,13 +256,9 @@ class RedisRequestReader implements RequestReader {
     const pool = this.pool;
     const args = p.args;
     const nkeys = (p.narg - 1) / step;
+    pool.scratch.reset();
     const { count, size, fragOf } = pool.scratch;
     const nsrv = count.length;
-    // A loop, not fill(): fill() on a typed array is a runtime call, dear for a handful of servers.
-    for (let s = 0; s < nsrv; s++) {
-      count[s] = 0;
-      size[s] = 0;
-    }
     const keyFrag = new Array<number>(nkeys);
     const last = 2 * step - 1;
     for (let i = 0; i < nkeys; i++) {

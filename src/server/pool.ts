@@ -99,6 +99,16 @@ export class FragScratch {
     this.size = new Float64Array(n);
     this.fragOf = new Int32Array(n);
   }
+
+  /** Zero the counts and sizes before splitting a request (a loop: fill() is a runtime call, dear for a handful of servers). */
+  reset(): void {
+    const count = this.count;
+    const size = this.size;
+    for (let s = 0; s < count.length; s++) {
+      count[s] = 0;
+      size[s] = 0;
+    }
+  }
 }
 
 export class ServerPool {
