@@ -61,11 +61,7 @@ export class Outbox {
     this.bytes += buf.length;
     if (!this.dirty && this.ready) {
       this.dirty = true;
-      dirtyList.push(this);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushAll);
-      }
+      schedule(this);
     }
   }
 
@@ -152,6 +148,15 @@ export function noteClientRead(): void {
   clientReads++;
 }
 
+/** Flush o at the end of this turn (or, from inside flushAll, of the next one). */
+function schedule(o: Outbox): void {
+  dirtyList.push(o);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushAll);
+  }
+}
+
 function flushAll(): void {
   scheduled = false;
   const list = dirtyList;
@@ -162,11 +167,7 @@ function flushAll(): void {
     const o = list[i] as Outbox;
     if (busy && o.gather && !o.waited && o.dirty) {
       o.waited = true;
-      dirtyList.push(o);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushAll);
-      }
+      schedule(o);
       continue;
     }
     o.flush();
