@@ -74,7 +74,7 @@ export class ClientConn implements MsgOwner {
 
   /** Reply bytes not yet handed to the kernel (queued this turn, or buffered by the socket). */
   get unflushed(): number {
-    return this.closed ? 0 : this.out.pendingBytes + this.socket.writableLength;
+    return this.closed ? 0 : this.out.unflushed;
   }
 
   private onData(chunk: Buffer): void {

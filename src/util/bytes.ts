@@ -2,7 +2,7 @@
 // numbers written straight into a Buffer, without going through strings.
 
 /** Below this many bytes a plain loop beats Buffer#copy, whose fixed cost (a new view over the source) is about 50 ns. */
-const SHORT_COPY = 32;
+const SHORT_COPY = 64;
 
 /** Copy src[start, end) to dst at off; returns the offset after it. For the short spans of fragments and merged replies. */
 export function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, off: number): number {

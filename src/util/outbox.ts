@@ -20,12 +20,19 @@ import type { Socket } from 'node:net';
 
 /** When the stream takes the bytes: below this many, the queued buffers are joined with one copy; above, corked into a writev. */
 const CONCAT_LIMIT = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class Outbox {
   private sock: Socket | null = null;
-  /** The socket's fd, read once (a C++ accessor on the handle): -2 not read yet, -1 none. */
-  private fd = -2;
-  private bufs: Buffer[] = [];
+  /** The socket's handle and its fd, read once per handle: -1 none. */
+  private handle: Handle | null = null;
+  private fd = -1;
+  /** Bytes went through socket.write; direct writes wait until the stream's queue is empty again. */
+  private streamed = false;
+  /** The queued buffers: `one` while there is a single one (most turns queue one reply), else all of them in `many`. */
+  private one: Buffer | null = null;
+  private many: Buffer[] | null = null;
+  private count = 0;
   private bytes = 0;
   /** In the list of outboxes to flush at the end of this turn. */
   dirty = false;
@@ -48,16 +55,28 @@ export class Outbox {
 
   set socket(s: Socket | null) {
     this.sock = s;
-    this.fd = -2;
+    this.handle = null;
+    this.fd = -1;
+    this.streamed = false;
   }
 
   get pendingBytes(): number {
     return this.bytes;
   }
 
+  /** Bytes not yet handed to the kernel: queued this turn, or held by the stream. */
+  get unflushed(): number {
+    const s = this.sock;
+    return this.streamed && s !== null ? this.bytes + s.writableLength : this.bytes;
+  }
+
   push(buf: Buffer): void {
     if (buf.length === 0) return;
-    this.bufs.push(buf);
+    // No array for a single buffer: an array per flush was a third of the bytes allocated per request.
+    if (this.count === 0) this.one = buf;
+    else if (this.count === 1) this.many = [this.one as Buffer, buf];
+    else (this.many as Buffer[]).push(buf);
+    this.count++;
     this.bytes += buf.length;
     if (!this.dirty && this.ready) {
       this.dirty = true;
@@ -67,7 +86,10 @@ export class Outbox {
 
   /** Put a buffer in front of everything queued (used for AUTH/SELECT on a new server connection). */
   unshift(buf: Buffer): void {
-    this.bufs.unshift(buf);
+    if (this.count === 0) this.one = buf;
+    else if (this.count === 1) this.many = [buf, this.one as Buffer];
+    else (this.many as Buffer[]).unshift(buf);
+    this.count++;
     this.bytes += buf.length;
   }
 
@@ -78,7 +100,9 @@ export class Outbox {
   }
 
   discard(): void {
-    this.bufs = [];
+    this.one = null;
+    this.many = null;
+    this.count = 0;
     this.bytes = 0;
   }
 
@@ -86,35 +110,68 @@ export class Outbox {
     this.dirty = false;
     this.waited = false;
     const s = this.sock;
-    const bufs = this.bufs;
-    if (s === null || bufs.length === 0 || !this.ready) return;
-    if (s.destroyed) {
+    if (s === null || this.count === 0 || !this.ready) return;
+    // A plain field, not the socket's accessors (destroyed, writableLength: megamorphic loads on every flush).
+    // net.Socket drops its handle when destroyed, and the fd may already be another socket's.
+    const h = (s as unknown as { _handle: Handle | null })._handle;
+    if (h === null && s.destroyed) {
       this.discard();
       return;
     }
-    this.bufs = [];
+    const one = this.count === 1 ? (this.one as Buffer) : null;
+    const many = this.many;
     const bytes = this.bytes;
-    this.bytes = 0;
+    this.discard();
+    if (h !== this.handle) {
+      this.handle = h;
+      this.fd = h !== null && typeof h.fd === 'number' ? h.fd : -1;
+    }
     // Straight to the fd (one write or writev, no join) unless the stream still holds earlier bytes.
-    if (this.fd === -2) this.fd = fdOf(s);
-    const n = this.fd >= 0 && s.writableLength === 0 && !s.writableEnded ? writeDirect(this.fd, bufs) : 0;
-    if (n < bytes) writeStream(s, bufs, n, bytes - n);
+    const direct = this.fd >= 0 && (!this.streamed || this.streamIdle(s));
+    let n: number;
+    if (one !== null) {
+      n = direct ? writeOne(this.fd, one) : 0;
+      if (n < bytes) s.write(n === 0 ? one : one.subarray(n));
+    } else {
+      n = direct ? writeMany(this.fd, many as Buffer[]) : 0;
+      if (n < bytes) writeStream(s, many as Buffer[], n, bytes - n);
+    }
+    if (n < bytes) this.streamed = true;
     if (this.onFlush !== null) this.onFlush();
+  }
+
+  /** The stream, which took bytes earlier, has handed them all to the kernel (and was not ended): direct writes may resume. */
+  private streamIdle(s: Socket): boolean {
+    if (s.writableLength !== 0 || s.writableEnded) return false;
+    this.streamed = false;
+    return true;
   }
 }
 
-/** The socket's file descriptor, or -1 when there is none to write to directly. */
-function fdOf(s: Socket): number {
-  const h = (s as unknown as { _handle: { fd?: unknown } | null })._handle;
-  return h !== null && typeof h.fd === 'number' ? h.fd : -1;
+/** The native handle of a socket: its fd is read once per handle (a C++ accessor). */
+interface Handle {
+  fd?: unknown;
 }
 
-/** write(2) / writev(2) on the socket's fd: the bytes the kernel took; 0 when it took none (EAGAIN) or failed (the stream reports it). */
-function writeDirect(fd: number, bufs: Buffer[]): number {
+/** The array writeOne hands to writevSync, reused: fs.writeSync allocates an error context per call, writevSync does not. */
+const ONE: Buffer[] = [EMPTY];
+
+/** write(2) of one buffer on the socket's fd: the bytes the kernel took; 0 when it took none (EAGAIN) or failed (the stream reports it). */
+function writeOne(fd: number, b: Buffer): number {
+  ONE[0] = b;
   try {
-    if (bufs.length > 1) return fs.writevSync(fd, bufs);
-    const b = bufs[0] as Buffer;
-    return fs.writeSync(fd, b, 0, b.length, null);
+    return fs.writevSync(fd, ONE);
+  } catch {
+    return 0;
+  } finally {
+    ONE[0] = EMPTY;
+  }
+}
+
+/** writev(2) of several buffers on the socket's fd, as writeOne. */
+function writeMany(fd: number, bufs: Buffer[]): number {
+  try {
+    return fs.writevSync(fd, bufs);
   } catch {
     return 0;
   }
@@ -138,7 +195,11 @@ function writeStream(s: Socket, bufs: Buffer[], skip: number, rest: number): voi
   }
 }
 
+// Two lists swapped on every flushAll and reused (an array per turn was garbage); `ndirty` entries are live.
+const IDLE = new Outbox();
 let dirtyList: Outbox[] = [];
+let spareList: Outbox[] = [];
+let ndirty = 0;
 let scheduled = false;
 /** Client reads since the last flush: more than one means concurrent clients, and server writes can gather. */
 let clientReads = 0;
@@ -150,7 +211,7 @@ export function noteClientRead(): void {
 
 /** Flush o at the end of this turn (or, from inside flushAll, of the next one). */
 function schedule(o: Outbox): void {
-  dirtyList.push(o);
+  dirtyList[ndirty++] = o;
   if (!scheduled) {
     scheduled = true;
     setImmediate(flushAll);
@@ -160,11 +221,15 @@ function schedule(o: Outbox): void {
 function flushAll(): void {
   scheduled = false;
   const list = dirtyList;
-  dirtyList = [];
+  const n = ndirty;
+  dirtyList = spareList;
+  spareList = list;
+  ndirty = 0;
   const busy = clientReads > 1;
   clientReads = 0;
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < n; i++) {
     const o = list[i] as Outbox;
+    list[i] = IDLE; // drop the reference: a closed connection's outbox must not stay reachable
     if (busy && o.gather && !o.waited && o.dirty) {
       o.waited = true;
       schedule(o);

@@ -5,6 +5,7 @@
 //   kernel ─► READ_BUF (shared, reused by every socket) ─► one copy per read ─► Input.take ─► parser
 
 import * as net from 'node:net';
+import { copyBytes } from './bytes';
 
 /** One read buffer for all sockets: a read callback runs to completion before the next read starts. */
 const READ_BUF = Buffer.allocUnsafe(64 * 1024);
@@ -16,12 +17,13 @@ export type ReadCallback = (chunk: Buffer) => void;
 export function onreadOption(cb: ReadCallback): { buffer: Uint8Array; callback: (n: number, b: Uint8Array) => boolean } {
   return {
     buffer: READ_BUF,
-    callback: (n: number, b: Uint8Array): boolean => {
+    callback: (n: number): boolean => {
       if (n <= 0) return true;
       // Requests and replies are kept as views of the chunk until written out (one turn later), so
-      // the shared buffer is copied; a copy of a small read is cheaper than the stream path's allocation.
+      // the shared buffer is copied (copyBytes: without a subarray view, a second object per read);
+      // a copy of a small read is cheaper than the stream path's allocation.
       const chunk = Buffer.allocUnsafe(n);
-      chunk.set(n === b.length ? b : b.subarray(0, n));
+      copyBytes(READ_BUF, 0, n, chunk, 0);
       cb(chunk);
       return true;
     },
