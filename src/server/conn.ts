@@ -188,17 +188,7 @@ export class ServerConn {
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;
-    const text = strerror(code === 'EOF' ? '' : code);
-    const fifo = this.inflight;
-    let m = fifo.shift();
-    this.unsent = 0;
-    this.unsentBytes = 0;
-    this.inflightBytes = 0;
-    while (m !== undefined) {
-      if (m.swallow) freeMsg(m);
-      else this.pool.failMsg(m, text);
-      m = fifo.shift();
-    }
+    this.failInflight(strerror(code === 'EOF' ? '' : code));
     this.server.onConnFailure();
   }
 
@@ -219,14 +209,20 @@ export class ServerConn {
     connCounts.current--;
     if (this.state === State.CONNECTED) this.server.stats.serverConnections--;
     this.state = State.IDLE;
+    this.failInflight('Connection reset by peer');
+  }
+
+  /** The connection is gone: every request awaiting a reply gets `text` as its error, and the queues are empty. */
+  private failInflight(text: string): void {
     this.unsent = 0;
     this.unsentBytes = 0;
     this.inflightBytes = 0;
-    let m = this.inflight.shift();
+    const fifo = this.inflight;
+    let m = fifo.shift();
     while (m !== undefined) {
       if (m.swallow) freeMsg(m);
-      else this.pool.failMsg(m, 'Connection reset by peer');
-      m = this.inflight.shift();
+      else this.pool.failMsg(m, text);
+      m = fifo.shift();
     }
   }
 
