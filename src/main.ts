@@ -28,6 +28,7 @@ import { VERSION } from './version';
 import { stopTicker } from './util/clock';
 import { connCounts } from './stats/counters';
 import type { HttpServer } from './stats/http';
+import { startHttpLazily } from './stats/http-start';
 import { takeSnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { Primary, WorkerChannel, isWorker } from './workers';
 
@@ -54,7 +55,7 @@ export class Proxy implements StatsSource {
   async start(opts: Pick<CliOptions, 'statsPort' | 'statsAddr' | 'httpPort' | 'httpAddr'> | null): Promise<void> {
     if (opts !== null) {
       this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
-      if (opts.httpPort > 0) this.http = await (require('./stats/http') as typeof import('./stats/http')).startHttp(this, opts.httpAddr, opts.httpPort); // prom-client (~11 MB) loads only when asked for
+      if (opts.httpPort > 0) this.http = await startHttpLazily(this, opts.httpAddr, opts.httpPort);
     }
     for (const p of this.pools) if (p.config.preconnect) p.preconnect();
     for (const l of this.listeners) await l.listen();

@@ -21,6 +21,7 @@ import type { Config } from './config/types';
 import { addSnapshot, emptySnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { startStatsPort } from './stats/json';
 import type { HttpServer } from './stats/http';
+import { startHttpLazily } from './stats/http-start';
 import { log, logAlways, logLevel } from './util/log';
 
 /** How often a worker pushes its counters to the primary. */
@@ -199,7 +200,7 @@ export class Primary implements StatsSource {
   /** Stats port, HTTP port, then the workers; resolves once every worker listens, rejects on a start-up error. */
   async start(opts: PrimaryOptions): Promise<void> {
     this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
-    if (opts.httpPort > 0) this.http = await (require('./stats/http') as typeof import('./stats/http')).startHttp(this, opts.httpAddr, opts.httpPort); // prom-client (~11 MB) loads only when asked for
+    if (opts.httpPort > 0) this.http = await startHttpLazily(this, opts.httpAddr, opts.httpPort);
     for (const p of this.config.pools) {
       if (p.listen.kind !== 'unix') continue;
       try {
