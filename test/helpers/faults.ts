@@ -1,6 +1,7 @@
 // Shared setup for the fault tests (faults-memcache, faults-redis): the processes a file starts, the pool under
 // test, which server a key lands on, a raw client that frames every reply, pool stats and ejection timing.
 import { after } from 'node:test';
+import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { startNutmeg, startNutcracker, readStats, type Backend, type Proc, type ProxyProc } from './procs';
 import { OK, AGAIN } from '../../src/protocol/parse';
@@ -160,4 +161,17 @@ export interface EjectRun {
 /** server_ejected_at (µs) lies within the window (ms) of the request that caused it. */
 export function ejectedWithin(at: number, w: [number, number]): boolean {
   return at >= (w[0] - 2) * 1000 && at <= (w[1] + 2) * 1000;
+}
+
+/**
+ * The ejection counts and times of a two-ejection scenario: s1 ejected once during the request of the first
+ * window, a second time during that of the second window; s0 never.
+ */
+export function assertTwoEjections(run: EjectRun): void {
+  const [a, z] = run.stats as [PoolStats, PoolStats];
+  assert.equal(num(a, 'server_ejects'), 1);
+  assert.ok(ejectedWithin(srv(a, 's1').server_ejected_at!, run.windows[0]!), `first ejection at ${srv(a, 's1').server_ejected_at} in ${run.windows[0]}`);
+  assert.equal(num(z, 'server_ejects'), 2);
+  assert.ok(ejectedWithin(srv(z, 's1').server_ejected_at!, run.windows[1]!), `second ejection at ${srv(z, 's1').server_ejected_at} in ${run.windows[1]}`);
+  assert.equal(srv(z, 's0').server_ejected_at, 0);
 }

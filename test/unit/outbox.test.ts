@@ -20,7 +20,8 @@ function chunk(from: number, len: number): Buffer {
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-async function pair(): Promise<{ server: net.Server; writer: net.Socket; reader: net.Socket }> {
+/** A loopback connection, with a ready Outbox on its writing end. */
+async function pair(): Promise<{ server: net.Server; writer: net.Socket; reader: net.Socket; out: Outbox }> {
   const server = net.createServer({ pauseOnConnect: true });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -29,14 +30,14 @@ async function pair(): Promise<{ server: net.Server; writer: net.Socket; reader:
   const writer = net.connect({ port, host: '127.0.0.1' });
   await once(writer, 'connect');
   const [reader] = (await accepted) as [net.Socket];
-  return { server, writer, reader };
-}
-
-test('outbox: bytes stay in order across direct writes, kernel-full fallback to the stream, and back', async () => {
-  const { server, writer, reader } = await pair();
   const out = new Outbox();
   out.socket = writer;
   out.ready = true;
+  return { server, writer, reader, out };
+}
+
+test('outbox: bytes stay in order across direct writes, kernel-full fallback to the stream, and back', async () => {
+  const { server, writer, reader, out } = await pair();
   let sent = 0;
   let seed = 1;
   const pushSome = (): void => {
@@ -90,10 +91,7 @@ test('outbox: bytes stay in order across direct writes, kernel-full fallback to 
 });
 
 test('outbox: writing to a connection the peer has reset fails through the socket, without throwing', async () => {
-  const { server, writer, reader } = await pair();
-  const out = new Outbox();
-  out.socket = writer;
-  out.ready = true;
+  const { server, writer, reader, out } = await pair();
   let errors = 0;
   writer.on('error', () => errors++);
   const closed = new Promise<void>((r) => writer.once('close', () => r()));
@@ -114,10 +112,7 @@ test('outbox: writing to a connection the peer has reset fails through the socke
 });
 
 test('outbox: a gathering outbox waits one loop pass when several clients read this turn, none for a lone client', async () => {
-  const { server, writer, reader } = await pair();
-  const out = new Outbox();
-  out.socket = writer;
-  out.ready = true;
+  const { server, writer, reader, out } = await pair();
   out.gather = true;
   // A lone client: written in this turn's flush.
   noteClientRead();
