@@ -318,6 +318,7 @@ export function versionBanner(): string {
 }
 
 /** The -D block (printed after the banner): name left-justified in 20 columns, description in double quotes. */
+/** twemproxy's -D text, byte for byte, with nutmeg's own pool metrics after twemproxy's. */
 export function describeStatsText(): string {
   const block = (stats: readonly StatDesc[]): string => stats.map((s) => `  ${s.name.padEnd(20)}"${s.desc}"\n`).join('');
   return `pool stats:\n${block(POOL_STATS)}\nserver stats:\n${block(SERVER_STATS)}`;

@@ -4,28 +4,39 @@
 //   data ─► input (held partial request + chunks) ─► reader.parse ─► msg into FIFO ─► dispatch
 //   FIFO:  [done][done][waiting][done]   ─► the two done at the head are written, the rest wait
 //
-// Backpressure: before each request is parsed, the bytes this client is owed are estimated
-// (replies not yet written out + requests in flight × the running average reply size); past a
-// bound, the unparsed bytes are held, the socket is paused, and parsing resumes from the held
-// bytes once the client has taken its replies. So a client that never reads costs a bounded
-// amount of memory, even when each small request asks for a large value.
+// Backpressure, by bytes (Redis's output-buffer idea, without ever stalling a late reader):
+//   - parsing stops while the client is owed too much: reply bytes the kernel has not taken, request
+//     bytes in flight, and the replies still to come (requests in flight × a reply-size estimate that
+//     jumps up to the largest recent reply and decays slowly). So one client keeps at most SOFT_OWED
+//     in flight on the shared server connections, and cannot hold the others' requests up for long.
+//   - the socket is paused only while the client is taking its replies (the kernel accepts them), so
+//     the pause always ends when replies arrive. While its replies pile up unread, reading goes on
+//     (a client may be blocked writing a long pipeline before it reads: redis-py pipelines) and the
+//     unparsed bytes are held; parsing resumes, from the held bytes, on the next turn after the
+//     client has taken enough of its replies.
+//   - past `client_buffer_limit` (held request bytes + unread reply bytes) the client is closed,
+//     counted in client_overflow and logged: a client that never reads costs a bounded amount of memory.
+//
+//   throttled ──(replies taken, next turn)──► parse held bytes ──► throttled again | reading
+//   paused  ⇔  throttled and the client's output is not blocked
 
 import type { Socket } from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox, noteClientRead } from '../util/outbox';
 import { Input } from '../util/input';
 import { adoptAccepted } from '../util/socket';
+import { warnLimited } from '../util/log';
 import { OK, AGAIN } from '../protocol/parse';
 import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
 import type { RequestReader } from '../forward/protocol';
 import type { ServerPool } from '../server/pool';
 
-/** Stop reading from a client with this many requests waiting for replies. */
+/** Stop parsing from a client with this many requests waiting for replies. */
 const MAX_INFLIGHT = 8192;
-/** Stop reading from a client owed more than this many reply bytes (unwritten + estimated in flight). */
-const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
-/** Reply size assumed before any reply was seen: the first burst of a new client is capped at 256 requests. */
-const FIRST_REPLY_ESTIMATE = 64 * 1024;
+/** Stop parsing from a client owed more than this many bytes (see the header). */
+const SOFT_OWED = 16 * 1024 * 1024;
+/** Reply size assumed before any reply was seen: the first burst of a new client is 16 requests. */
+const FIRST_REPLY_ESTIMATE = 1024 * 1024;
 
 export class ClientConn implements MsgOwner {
   readonly pool: ServerPool;
@@ -35,14 +46,23 @@ export class ClientConn implements MsgOwner {
   private readonly out = new Outbox();
   /** Unparsed bytes: the start of an incomplete request, plus chunks held back until the parser's need is met. */
   private readonly input = new Input();
+  /** Chunks read while throttled, not yet looked at (kept as read: no join, no copy). */
+  private readonly backlog = new Ring<Buffer>(4);
+  private backlogBytes = 0;
   /** No more requests are read: QUIT, EOF from the client, or a protocol error. */
   private readClosed = false;
+  /** Parsing stopped: the client is owed too much; unparsed bytes wait in `input`. */
+  private throttled = false;
+  /** The socket is not read (only while throttled and the client takes its replies). */
   private paused = false;
-  /** Running average reply size (bytes), for the in-flight part of the backpressure bound. */
+  private resumeScheduled = false;
+  /** Reply size estimate (bytes) for the in-flight part of the bound. */
   private replyEst = FIRST_REPLY_ESTIMATE;
-  /** parseAll is on the stack / maybeResume is looping: no nested parse. */
-  private parsing = false;
-  private resuming = false;
+  /** Bytes of the requests in the FIFO (their buffers live until the reply is written). */
+  private reqBytes = 0;
+  /** Held request bytes + unread reply bytes past which the client is closed (client_buffer_limit). */
+  private readonly limit: number;
+  private readonly resumeCb = (): void => this.resume();
   /** The client half-closed or sent QUIT: counts as client_eof, not client_err. */
   private eof = false;
   closed = false;
@@ -54,17 +74,21 @@ export class ClientConn implements MsgOwner {
   /** `accepted` comes paused from the listener; reads go through `onread` (see util/socket). */
   constructor(pool: ServerPool, accepted: Socket, id: number) {
     this.pool = pool;
-    const socket = adoptAccepted(accepted, true, (chunk: Buffer) => this.onData(chunk));
+    const socket = adoptAccepted(accepted, true, (chunk: Buffer) => this.onData(chunk), this.input);
     this.socket = socket;
     this.id = id;
     this.reader = pool.protocol.newRequestReader(pool);
     this.authed = pool.config.redisAuth === null;
+    this.limit = pool.config.clientBufferLimit;
     this.out.socket = socket;
     this.out.ready = true;
+    this.out.onBlocked = () => this.onOutputBlocked();
     socket.on('end', () => this.onEnd());
     socket.on('error', () => this.onClose());
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => {
+      if (this.throttled) this.scheduleResume();
+    });
   }
 
   /** Requests waiting for their replies. */
@@ -80,22 +104,27 @@ export class ClientConn implements MsgOwner {
   private onData(chunk: Buffer): void {
     noteClientRead();
     if (this.readClosed) return;
+    if (this.throttled) {
+      // Reading goes on while the client's replies pile up unread (see the header): keep, don't parse.
+      this.backlog.push(chunk);
+      this.backlogBytes += chunk.length;
+      this.checkOverflow();
+      return;
+    }
     const buf = this.input.take(chunk);
     if (buf !== null) this.parseAll(buf);
   }
 
   private parseAll(buf: Buffer): void {
     const reader = this.reader;
+    const fifo = this.fifo;
     let pos = 0;
     const len = buf.length;
-    // Requests that may be in flight before reading stops (the unflushed bytes do not change while parsing).
-    const limit = this.inflightLimit(this.unflushed);
-    this.parsing = true;
     while (pos < len && !this.readClosed) {
-      if (this.fifo.length >= limit) {
-        // Owed too much: hold the unparsed bytes (whole requests first) until replies are taken.
+      if (fifo.length > 0 && !this.mayParse(1)) {
+        // Owed too much: hold the unparsed bytes until replies are taken.
         this.input.hold(buf, pos, 0);
-        this.pause();
+        this.throttle();
         break;
       }
       const st = reader.parse(buf, pos);
@@ -103,7 +132,8 @@ export class ClientConn implements MsgOwner {
         const end = reader.end;
         const msg = allocMsg();
         msg.client = this;
-        this.fifo.push(msg);
+        fifo.push(msg);
+        this.reqBytes += end - pos;
         reader.dispatch(this, msg, buf, pos, end);
         pos = end;
       } else if (st === AGAIN) {
@@ -117,23 +147,38 @@ export class ClientConn implements MsgOwner {
       }
     }
     if (pos >= len) this.input.clear();
-    this.parsing = false;
     this.onMsgDone();
-    if (!this.paused && this.fifo.length >= this.inflightLimit(this.unflushed)) this.pause();
   }
 
-  /** How many requests may wait for replies, given the reply bytes not yet written out (0 past the bound, else at least 1). */
-  private inflightLimit(unflushed: number): number {
-    const room = MAX_UNREAD_BYTES - unflushed;
-    if (room <= 0) return 0;
-    const n = Math.floor(room / this.replyEst);
-    return n < 1 ? 1 : n > MAX_INFLIGHT ? MAX_INFLIGHT : n;
+  /**
+   * The client may have more requests parsed: it is owed less than SOFT_OWED / `slack` (slack 2 when
+   * resuming, so parsing does not flap on and off around the bound).
+   */
+  private mayParse(slack: number): boolean {
+    const n = this.fifo.length;
+    if (n === 0) return true;
+    if (slack * n >= MAX_INFLIGHT) return false;
+    return slack * (this.out.unflushed + this.reqBytes + n * this.replyEst) < SOFT_OWED;
   }
 
-  private pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
+  private throttle(): void {
+    this.throttled = true;
+    // Pause only a client whose replies flow: one that is not reading may be blocked writing to us.
+    if (!this.paused && !this.out.blocked) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.checkOverflow();
+  }
+
+  /** The kernel refused reply bytes: the client is not reading now, so it must not be left unread either. */
+  private onOutputBlocked(): void {
+    if (this.closed) return;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.checkOverflow();
   }
 
   /** Malformed bytes: an error reply after the replies already owed, then close unless the reader can resynchronise. */
@@ -158,26 +203,32 @@ export class ClientConn implements MsgOwner {
   private stopReading(): void {
     this.readClosed = true;
     this.input.clear();
+    while (this.backlog.shift() !== undefined);
+    this.backlogBytes = 0;
   }
 
   private onEnd(): void {
     this.eof = true;
-    // Requests held back by backpressure are still to be served; maybeResume ends the input after them.
-    if (this.paused && this.input.ready) return;
+    // Requests held back by backpressure are still to be served; resume() ends the input after them.
+    if (this.throttled && this.input.heldBytes + this.backlogBytes > 0) return;
     this.stopReading();
     if (this.fifo.length === 0) this.socket.end();
   }
 
-  /** Write every done request at the FIFO head, in order. */
+  /** Write every done request at the FIFO head, in order. Never parses (see resume()). */
   onMsgDone(): void {
     const fifo = this.fifo;
     let m = fifo.peek();
     while (m !== undefined && m.done) {
       fifo.shift();
+      this.reqBytes -= m.end - m.start;
       if (!this.closed) {
-        if (m.reply !== null) {
-          this.out.push(m.reply);
-          this.replyEst += (m.reply.length - this.replyEst) / 8;
+        const r = m.reply;
+        if (r !== null) {
+          this.out.push(r);
+          // Up at once to a larger reply, down slowly: a burst of large values is never underestimated.
+          const est = this.replyEst;
+          this.replyEst = r.length > est ? r.length : est + (r.length - est) / 8;
         }
         if (m.closeAfter) {
           this.out.flush();
@@ -196,24 +247,68 @@ export class ClientConn implements MsgOwner {
       this.closeAfterWrite();
       return;
     }
-    this.maybeResume();
+    if (this.out.pendingBytes > SOFT_OWED) this.checkOverflow();
+    if (this.throttled) this.scheduleResume();
   }
 
-  /** Resume once the client owes less than half the bound: first the held bytes, then the socket. */
-  private maybeResume(): void {
-    if (!this.paused || this.parsing || this.resuming || this.closed) return;
+  /**
+   * Completions (a reply, a failed server connection) only write replies; parsing the held bytes
+   * waits for the next turn. A completion can run while a server connection is being torn down, and
+   * parsing from it would queue new requests in the middle of that (the misdelivery of issue 11).
+   */
+  private scheduleResume(): void {
+    if (this.resumeScheduled) return;
+    this.resumeScheduled = true;
+    setImmediate(this.resumeCb);
+  }
+
+  /** Parse the held bytes once the client owes less than half the bound; then read the socket again. */
+  private resume(): void {
+    this.resumeScheduled = false;
+    if (!this.throttled || this.closed) return;
     // Hand queued replies to the socket now, so the count below is exact and a blocked write brings 'drain'.
     if (this.out.pendingBytes > 0) this.out.flush();
-    this.resuming = true;
-    while (this.paused && !this.closed && 2 * this.fifo.length < this.inflightLimit(2 * this.unflushed)) {
-      this.paused = false;
-      const held = this.readClosed ? null : this.input.takeReady();
-      if (held !== null) this.parseAll(held); // may pause again
+    if (!this.mayParse(2)) {
+      if (!this.paused && !this.out.blocked) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      return;
     }
-    this.resuming = false;
-    if (this.paused || this.closed) return;
+    this.throttled = false;
+    // The held rest first, then the chunks read meanwhile, each as if it had just been read; any may throttle again.
+    const held = this.readClosed ? null : this.input.takeReady();
+    if (held !== null) this.parseAll(held);
+    const backlog = this.backlog;
+    while (!this.throttled && !this.readClosed && !this.closed && backlog.length > 0) {
+      const chunk = backlog.shift() as Buffer;
+      this.backlogBytes -= chunk.length;
+      const buf = this.input.take(chunk);
+      if (buf !== null) this.parseAll(buf);
+    }
+    if (this.throttled || this.closed) return;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
     if (this.eof && !this.readClosed) this.onEnd(); // the input ended while requests were held
-    else this.socket.resume();
+  }
+
+  /** Past client_buffer_limit: close the client (counted and logged), whatever it was owed. */
+  private checkOverflow(): void {
+    if (this.closed) return;
+    const held = this.input.heldBytes + this.backlogBytes;
+    const unread = this.out.unflushed;
+    if (held + unread <= this.limit) return;
+    const pool = this.pool;
+    pool.stats.clientOverflow++;
+    const who = this.socket.remoteAddress === undefined ? 'unix socket' : `${this.socket.remoteAddress}:${this.socket.remotePort ?? 0}`;
+    warnLimited(
+      'client-overflow',
+      `pool '${pool.config.name}': closed client ${this.id} (${who}): ${unread} bytes of unread replies and ${held} bytes of unparsed requests exceed client_buffer_limit ${this.limit}`,
+    );
+    this.socket.destroy();
+    this.onClose();
   }
 
   private closeAfterWrite(): void {
@@ -223,6 +318,7 @@ export class ClientConn implements MsgOwner {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.throttled = false;
     this.stopReading();
     this.out.discard();
     // In-flight requests stay queued on their servers (FIFO pairing must hold); each is freed when done.

@@ -12,7 +12,7 @@ import { errCode, strerror } from '../util/errors';
 import { ConfigError, type ConfigErrorCode } from './errors';
 import { DISTRIBUTION_NAMES, type Config, type DistributionName, type ListenAddr, type PoolConfig, type ServerConfig } from './types';
 
-type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'bool' | 'string' | 'servers';
+type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers';
 
 interface Directive {
   type: DirectiveType;
@@ -23,7 +23,7 @@ interface Directive {
 const NUMBER = 'a number (decimal digits only)';
 const BOOL = 'true or false';
 
-/** Every directive twemproxy knows, in its documentation order. */
+/** Every directive twemproxy knows, in its documentation order, then nutmeg's own. */
 const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['listen', { type: 'listen', expect: '"host:port", e.g. 127.0.0.1:22121, or "/path/to/socket [octal permissions]"' }],
   ['hash', { type: 'hash', expect: `one of: ${HASH_NAMES.join(', ')}` }],
@@ -43,7 +43,13 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['server_retry_timeout', { type: 'number', expect: 'milliseconds as decimal digits' }],
   ['server_failure_limit', { type: 'number', expect: NUMBER }],
   ['servers', { type: 'servers', expect: 'a list of "host:port:weight [name]" or "/path/to/socket:weight [name]" entries' }],
+  // nutmeg's own
+  ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
 ]);
+
+/** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
+export const DEFAULT_CLIENT_BUFFER_LIMIT = 256 * 1024 * 1024;
+const MIN_CLIENT_BUFFER_LIMIT = 1024 * 1024;
 
 /** CST token types twemproxy rejects at the token level, and how to explain each (given the token's text). */
 const DISALLOWED_TOKENS: ReadonlyMap<string, (src: string) => string> = new Map([
@@ -111,6 +117,7 @@ interface PoolDraft {
   serverConnections: number;
   serverRetryTimeout: number;
   serverFailureLimit: number;
+  clientBufferLimit: number;
   servers: ServerConfig[] | null;
 }
 
@@ -133,6 +140,7 @@ function newDraft(): PoolDraft {
     serverConnections: 1,
     serverRetryTimeout: 30000,
     serverFailureLimit: 2,
+    clientBufferLimit: DEFAULT_CLIENT_BUFFER_LIMIT,
     servers: null,
   };
 }
@@ -275,6 +283,10 @@ class Loader {
         case 'server_failure_limit':
           d.serverFailureLimit = this.number(name, key, dir, v, vAt);
           break;
+        case 'client_buffer_limit':
+          d.clientBufferLimit = this.size(name, key, dir, v, vAt);
+          if (d.clientBufferLimit < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
+          break;
       }
     }
 
@@ -303,6 +315,7 @@ class Loader {
       serverConnections: d.serverConnections,
       serverRetryTimeout: d.serverRetryTimeout,
       serverFailureLimit: d.serverFailureLimit,
+      clientBufferLimit: d.clientBufferLimit,
       servers: d.servers,
     };
   }
@@ -435,6 +448,16 @@ class Loader {
     if (!/^[0-9]+$/.test(v)) this.bad('EBADNUMBER', pool, key, at, `'${v}' is not a number`, dir);
     const n = atoi(v);
     if (n < 0) this.fail('EBADNUMBER', pool, key, at, `'${v}' is too large (maximum ${INT_MAX})`);
+    return n;
+  }
+
+  /** Bytes, as redis.conf writes sizes: digits with an optional k/kb/m/mb/g/gb (1024-based, any case). */
+  private size(pool: string, key: string, dir: Directive, v: string, at: number | null): number {
+    const m = /^([0-9]+)(k|kb|m|mb|g|gb)?$/i.exec(v);
+    if (m === null) return this.bad('EBADNUMBER', pool, key, at, `'${v}' is not a size`, dir);
+    const unit = (m[2] ?? '').toLowerCase().charAt(0);
+    const n = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
+    if (!Number.isSafeInteger(n) || n > 2 ** 48) this.fail('EBADNUMBER', pool, key, at, `'${v}' is too large`);
     return n;
   }
 

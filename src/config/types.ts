@@ -45,6 +45,8 @@ export interface PoolConfig {
   serverConnections: number;
   serverRetryTimeout: number;
   serverFailureLimit: number;
+  /** Held request bytes + unread reply bytes past which a client is closed (nutmeg's own key). */
+  clientBufferLimit: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -156,6 +156,10 @@ class McReplyReader implements ReplyReader {
     return this.p.errorText;
   }
 
+  reset(): void {
+    this.p.reset();
+  }
+
   prepare(msg: Msg): void {
     this.p.mode = msg.quiet ? MODE_META_QUIET : MC_COMMANDS[msg.cmd]!.replyMode;
   }

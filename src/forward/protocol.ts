@@ -24,6 +24,8 @@ export interface RequestReader {
 export interface ReplyReader {
   /** Set up for the head request before parsing its reply. */
   prepare(msg: Msg): void;
+  /** Forget a partial reply: the connection it came on is gone, and the next one starts at a reply boundary. */
+  reset(): void;
   parse(buf: Buffer, start: number): ParseStatus;
   readonly end: number;
   readonly need: number;

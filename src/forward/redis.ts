@@ -361,6 +361,10 @@ class RedisReplyReader implements ReplyReader {
     return this.p.errorText;
   }
 
+  reset(): void {
+    this.p.reset();
+  }
+
   prepare(msg: Msg): void {
     const parent = msg.parent;
     this.p.collect = parent !== null && COMMANDS[parent.cmd]!.merge === MergeKind.MGET;

@@ -7,6 +7,13 @@
 //
 // Failure (connect error, reset, EOF, timeout, unparseable reply) closes the connection and
 // completes every request in the FIFO with an error; the next request reconnects.
+//
+// Teardown is atomic (fail, shutdown): first the connection is detached whole (socket, outbox,
+// reply parser state, partial input, in-flight FIFO swapped for an empty one, generation bumped
+// so a late read of the old socket is ignored), and only then are the requests it held failed.
+// Failing a request runs client code (a reply written, a fragment merged); nothing it does can
+// reach the old queues, and a request queued meanwhile starts a new connection with a clean parser.
+// Clients never parse from inside a completion either (their resumption waits for the next turn).
 
 import * as net from 'node:net';
 import { Ring } from '../util/ring';
@@ -31,7 +38,10 @@ export class ServerConn {
   readonly pool: ServerPool;
   private socket: net.Socket | null = null;
   private state = State.IDLE;
-  private readonly inflight = new Ring<Msg>(64);
+  /** Replaced whole on teardown (never drained in place: see the header). */
+  private inflight = new Ring<Msg>(64);
+  /** Bumped on every teardown: reads of an earlier socket are dropped. */
+  private gen = 0;
   private readonly out = new Outbox();
   private readonly reader: ReplyReader;
   private readonly input = new Input();
@@ -90,7 +100,10 @@ export class ServerConn {
   connect(): void {
     const srv = this.server;
     this.state = State.CONNECTING;
-    const onread = onreadOption((chunk: Buffer) => this.onData(chunk));
+    const gen = this.gen;
+    const onread = onreadOption((chunk: Buffer) => {
+      if (gen === this.gen) this.onData(chunk);
+    }, this.input);
     const sock =
       srv.unixPath !== null ? net.connect({ path: srv.unixPath, onread }) : net.connect({ host: srv.host, port: srv.port, onread });
     this.socket = sock;
@@ -129,6 +142,7 @@ export class ServerConn {
     if (this.socket === null) return; // a read after the connection failed
     const buf = this.input.take(chunk);
     if (buf === null) return;
+    const gen = this.gen;
     const reader = this.reader;
     const fifo = this.inflight;
     const st = this.server.stats;
@@ -157,6 +171,8 @@ export class ServerConn {
           if (good) this.server.onSuccess();
           else this.server.onTransientFailure();
           this.pool.finish(head);
+          // Completions do not re-enter this connection (see the header); if one ever did fail it, stop here.
+          if (gen !== this.gen) return;
         }
         pos = end;
       } else if (s === AGAIN) {
@@ -172,23 +188,13 @@ export class ServerConn {
 
   /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
   fail(code: string): void {
-    const sock = this.socket;
-    if (sock === null) return;
-    this.socket = null;
-    this.out.socket = null;
-    this.out.discard();
-    sock.removeAllListeners();
-    sock.on('error', noop);
-    sock.destroy();
-    connCounts.current--;
+    if (this.socket === null) return;
     const st = this.server.stats;
-    if (this.state === State.CONNECTED) st.serverConnections--;
-    this.state = State.IDLE;
-    this.input.clear();
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;
-    this.failInflight(strerror(code === 'EOF' ? '' : code));
+    const taken = this.detach(true);
+    failAll(this.pool, taken, strerror(code === 'EOF' ? '' : code));
     this.server.onConnFailure();
   }
 
@@ -199,37 +205,51 @@ export class ServerConn {
 
   /** Shutdown: close without counting a failure; waiting requests get an error reply. */
   shutdown(): void {
-    const sock = this.socket;
-    if (sock === null) return;
-    sock.removeAllListeners();
-    sock.on('error', noop);
-    sock.end();
+    if (this.socket === null) return;
+    failAll(this.pool, this.detach(false), 'Connection reset by peer');
+  }
+
+  /**
+   * Step one of every teardown: after it this is an idle connection with empty queues and a fresh
+   * parser, whatever runs next. Returns the in-flight FIFO it held, for the caller to fail.
+   */
+  private detach(abort: boolean): Ring<Msg> {
+    const sock = this.socket as net.Socket;
+    this.gen++;
     this.socket = null;
     this.out.socket = null;
+    this.out.discard();
+    sock.removeAllListeners();
+    sock.on('error', noop);
+    if (abort) sock.destroy();
+    else sock.end();
     connCounts.current--;
     if (this.state === State.CONNECTED) this.server.stats.serverConnections--;
     this.state = State.IDLE;
-    this.failInflight('Connection reset by peer');
-  }
-
-  /** The connection is gone: every request awaiting a reply gets `text` as its error, and the queues are empty. */
-  private failInflight(text: string): void {
+    this.reader.reset();
+    this.input.clear();
     this.unsent = 0;
     this.unsentBytes = 0;
     this.inflightBytes = 0;
-    const fifo = this.inflight;
-    let m = fifo.shift();
-    while (m !== undefined) {
-      if (m.swallow) freeMsg(m);
-      else this.pool.failMsg(m, text);
-      m = fifo.shift();
-    }
+    const taken = this.inflight;
+    this.inflight = new Ring<Msg>(64);
+    return taken;
   }
 
   /** Deadline check from the pool's tick: the oldest request bounds them all (FIFO, one timeout per pool). */
   checkTimeout(now: number): void {
     const head = this.inflight.peek();
     if (head !== undefined && head.deadline !== 0 && head.deadline <= now) this.fail('ETIMEDOUT');
+  }
+}
+
+/** Step two of a teardown: every request of a detached FIFO gets `text` as its error (internal ones are dropped). */
+function failAll(pool: ServerPool, fifo: Ring<Msg>, text: string): void {
+  let m = fifo.shift();
+  while (m !== undefined) {
+    if (m.swallow) freeMsg(m);
+    else pool.failMsg(m, text);
+    m = fifo.shift();
   }
 }
 

@@ -8,6 +8,7 @@ export class PoolStats {
   serverEjects = 0;
   forwardError = 0;
   fragments = 0;
+  clientOverflow = 0;
 }
 
 export class ServerStats {

@@ -15,6 +15,8 @@ export interface StatDesc<F extends string = string> {
   readonly field: F;
   readonly type: StatType;
   readonly desc: string;
+  /** nutmeg's own metric, not in twemproxy's table (listed after twemproxy's, inside the pool object). */
+  readonly own?: true;
 }
 
 export const POOL_STATS = [
@@ -24,6 +26,8 @@ export const POOL_STATS = [
   { name: 'server_ejects', field: 'serverEjects', type: 'counter', desc: '# times backend server was ejected' },
   { name: 'forward_error', field: 'forwardError', type: 'counter', desc: '# times we encountered a forwarding error' },
   { name: 'fragments', field: 'fragments', type: 'counter', desc: '# fragments created from a multi-vector request' },
+  // nutmeg's own, after twemproxy's (readers take every number in a pool object as a pool metric)
+  { name: 'client_overflow', field: 'clientOverflow', type: 'counter', desc: '# client connections closed past client_buffer_limit', own: true },
 ] as const satisfies readonly StatDesc<PoolCounterName>[];
 
 export const SERVER_STATS = [
@@ -44,3 +48,6 @@ export const SERVER_STATS = [
 
 export type PoolStatName = (typeof POOL_STATS)[number]['name'];
 export type ServerStatName = (typeof SERVER_STATS)[number]['name'];
+
+/** nutmeg's own pool metrics (not in twemproxy's table), in stats JSON order. */
+export const OWN_POOL_STATS: readonly StatDesc<PoolCounterName>[] = (POOL_STATS as readonly StatDesc<PoolCounterName>[]).filter((d) => d.own === true);

@@ -67,6 +67,35 @@ export function logAlways(msg: string): void {
   always.info(msg);
 }
 
+const limited = new Map<string, { windowStart: number; count: number; dropped: number }>();
+const LIMIT_PER_WINDOW = 10;
+const LIMIT_WINDOW_MS = 10_000;
+
+/**
+ * A warning that a flood of bad clients could repeat without end (overflowing clients, handshake
+ * failures): at most 10 lines per kind per 10 s; the next line that gets through says how many were dropped.
+ */
+export function warnLimited(kind: string, msg: string): void {
+  const now = Date.now();
+  let e = limited.get(kind);
+  if (e === undefined) {
+    e = { windowStart: now, count: 0, dropped: 0 };
+    limited.set(kind, e);
+  }
+  if (now - e.windowStart >= LIMIT_WINDOW_MS) {
+    e.windowStart = now;
+    e.count = 0;
+  }
+  if (e.count >= LIMIT_PER_WINDOW) {
+    e.dropped++;
+    return;
+  }
+  e.count++;
+  const more = e.dropped > 0 ? ` (${e.dropped} similar lines dropped)` : '';
+  e.dropped = 0;
+  logger.warn(msg + more);
+}
+
 export function logLevel(): number {
   return verbosity;
 }

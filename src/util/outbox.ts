@@ -40,6 +40,8 @@ export class Outbox {
   ready = false;
   /** Called after the queued bytes were handed to the socket (server connections move in_queue to out_queue). */
   onFlush: (() => void) | null = null;
+  /** Called when the kernel refused bytes and the stream keeps them: the peer is not reading right now. */
+  onBlocked: (() => void) | null = null;
   /**
    * Server connections: on a busy turn (more than one client sent requests), wait one more event-loop
    * pass before writing, so the requests that arrive meanwhile share the write. nutcracker gets the
@@ -62,6 +64,12 @@ export class Outbox {
 
   get pendingBytes(): number {
     return this.bytes;
+  }
+
+  /** The stream holds bytes the kernel refused: the peer has not read them yet (an accessor read: not for every request). */
+  get blocked(): boolean {
+    const s = this.sock;
+    return this.streamed && s !== null && s.writableLength > 0;
   }
 
   /** Bytes not yet handed to the kernel: queued this turn, or held by the stream. */
@@ -136,7 +144,10 @@ export class Outbox {
       n = direct ? writeMany(this.fd, many as Buffer[]) : 0;
       if (n < bytes) writeStream(s, many as Buffer[], n, bytes - n);
     }
-    if (n < bytes) this.streamed = true;
+    if (n < bytes) {
+      this.streamed = true;
+      if (this.onBlocked !== null) this.onBlocked();
+    }
     if (this.onFlush !== null) this.onFlush();
   }
 

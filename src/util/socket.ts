@@ -3,9 +3,11 @@
 // 64 KB-then-shrunk ArrayBuffer per read); each read is copied once into a pooled Buffer.
 //
 //   kernel ─► READ_BUF (shared, reused by every socket) ─► one copy per read ─► Input.take ─► parser
+//   kernel ─► the awaited message's own buffer (Input.readTarget: a large value) ─► Input.take (a view, no copy)
 
 import * as net from 'node:net';
 import { copyBytes } from './bytes';
+import type { Input } from './input';
 
 /** One read buffer for all sockets: a read callback runs to completion before the next read starts. */
 const READ_BUF = Buffer.allocUnsafe(64 * 1024);
@@ -13,12 +15,26 @@ const READ_BUF = Buffer.allocUnsafe(64 * 1024);
 /** Gets each read as its own Buffer, which it may keep. */
 export type ReadCallback = (chunk: Buffer) => void;
 
-/** The `onread` option for net.connect / new net.Socket: `cb` gets each read as its own Buffer (pooled when small). */
-export function onreadOption(cb: ReadCallback): { buffer: Uint8Array; callback: (n: number, b: Uint8Array) => boolean } {
+/** The `onread` option shape: Node asks `buffer()` after every read for where the next one lands. */
+export interface OnreadOption {
+  buffer: () => Uint8Array;
+  callback: (n: number, b: Uint8Array) => boolean;
+}
+
+/**
+ * The `onread` option for net.connect / new net.Socket: `cb` gets each read as its own Buffer (pooled when
+ * small). With `input`, a read may land straight in the buffer of the message being awaited (see
+ * Input.readTarget); `cb` then gets a view of the landed bytes.
+ */
+export function onreadOption(cb: ReadCallback, input: Input | null = null): OnreadOption {
   return {
-    buffer: READ_BUF,
-    callback: (n: number): boolean => {
+    buffer: input === null ? sharedBuffer : (): Uint8Array => input.readTarget() ?? READ_BUF,
+    callback: (n: number, b: Uint8Array): boolean => {
       if (n <= 0) return true;
+      if (b !== READ_BUF) {
+        cb((b as Buffer).subarray(0, n));
+        return true;
+      }
       // Requests and replies are kept as views of the chunk until written out (one turn later), so
       // the shared buffer is copied (copyBytes: without a subarray view, a second object per read);
       // a copy of a small read is cheaper than the stream path's allocation.
@@ -30,10 +46,14 @@ export function onreadOption(cb: ReadCallback): { buffer: Uint8Array; callback: 
   };
 }
 
+function sharedBuffer(): Uint8Array {
+  return READ_BUF;
+}
+
 /** The parts of net.Socket's constructor options that Node itself uses for accepted sockets. */
 interface AdoptOptions extends net.SocketConstructorOpts {
   handle: unknown;
-  onread: ReturnType<typeof onreadOption>;
+  onread: OnreadOption;
 }
 
 /**
@@ -43,7 +63,7 @@ interface AdoptOptions extends net.SocketConstructorOpts {
  * closing the handle. If the handle is not there (another runtime), the socket is kept and read as a
  * stream: same bytes, only slower.
  */
-export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: ReadCallback): net.Socket {
+export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: ReadCallback, input: Input | null = null): net.Socket {
   const holder = sock as unknown as { _handle: unknown };
   const handle = holder._handle;
   if (handle === null || typeof handle !== 'object') {
@@ -51,7 +71,7 @@ export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: Read
     sock.resume();
     return sock;
   }
-  const opts: AdoptOptions = { handle, allowHalfOpen, readable: true, writable: true, onread: onreadOption(cb) };
+  const opts: AdoptOptions = { handle, allowHalfOpen, readable: true, writable: true, onread: onreadOption(cb, input) };
   const adopted = new net.Socket(opts);
   // Retire the first socket: without its handle, destroy() only updates the server's connection count.
   holder._handle = null;

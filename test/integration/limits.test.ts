@@ -1,11 +1,12 @@
-// Resource limits: client_connections, a client that never reads its replies (nutmeg's RSS must stay bounded),
-// a 100 MB value, a 1,000,000-key MGET and an oversized memcache get line.
+// Resource limits: client_connections, a client that never reads its replies (nutmeg's RSS must stay bounded:
+// past client_buffer_limit the client is closed and counted in client_overflow), a 100 MB value, a
+// 1,000,000-key MGET and an oversized memcache get line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import Redis from 'ioredis';
-import { startRedis, startMemcached, startNutmeg, freePorts, RawClient, sleep, type Proc, type ProxyProc } from '../helpers/procs';
+import { startRedis, startMemcached, startNutmeg, freePorts, RawClient, sleep, until, readStats, type Proc, type ProxyProc } from '../helpers/procs';
 
 const procs: Proc[] = [];
 after(async () => {
@@ -107,10 +108,16 @@ test('client_connections: the N+1th client gets an error and is closed; a freed 
   }
 });
 
-test('a client that tries to write 200 MB of GETs for a 100 KB value and never reads: RSS stays bounded, others are served', async (t) => {
+/** client_overflow of a pool, from the stats port. */
+async function overflows(px: ProxyProc, pool: string): Promise<number> {
+  const st = await readStats(px.statsPort);
+  return (st[pool] as Record<string, number>).client_overflow ?? -1;
+}
+
+test('a client that tries to write 200 MB of GETs for a 100 KB value and never reads: closed past client_buffer_limit, RSS bounded, others served', async (t) => {
   const r = await track(startRedis());
   const [port] = await freePorts(1);
-  const px = await track(startNutmeg(yaml('alpha', port!, [r.port], true), [port!]));
+  const px = await track(startNutmeg(yaml('alpha', port!, [r.port], true, ['client_buffer_limit: 64mb']), [port!]));
   const good = new Redis({ port: port!, maxRetriesPerRequest: 0 });
   t.after(() => good.disconnect());
   const value = 'v'.repeat(100 * 1024);
@@ -121,6 +128,8 @@ test('a client that tries to write 200 MB of GETs for a 100 KB value and never r
   hog.on('error', () => {});
   await new Promise((resolve) => hog.once('connect', resolve));
   hog.pause(); // never read
+  let hogClosed = false;
+  hog.on('close', () => (hogClosed = true));
   const req = Buffer.from('*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n');
   const batch = Buffer.concat(Array.from({ length: 3000 }, () => req));
   const total = 200 * 1024 * 1024;
@@ -128,7 +137,7 @@ test('a client that tries to write 200 MB of GETs for a 100 KB value and never r
   let stop = false;
   const writer = (async () => {
     const deadline = Date.now() + 12000;
-    while (!stop && written < total && Date.now() < deadline) {
+    while (!stop && !hogClosed && written < total && Date.now() < deadline) {
       written += batch.length;
       await writeOrWait(hog, batch);
     }
@@ -154,6 +163,8 @@ test('a client that tries to write 200 MB of GETs for a 100 KB value and never r
   t.diagnostic(`wrote ${(written / 1048576).toFixed(0)} MB of GETs; nutmeg RSS ${base.toFixed(0)} MB at start, peak ${peak.toFixed(0)} MB; good client ${served} round trips, worst ${worst} ms`);
   hog.destroy();
   good.disconnect();
+  assert.ok(hogClosed, 'the client that never reads was closed');
+  assert.equal(await overflows(px, 'alpha'), 1);
   assert.ok(peak < 300, `peak RSS ${peak.toFixed(0)} MB`);
   assert.ok(served > 100, `good client served ${served}`);
   assert.ok(worst < 2000, `good client worst latency ${worst} ms`);
@@ -163,10 +174,10 @@ test('a client that tries to write 200 MB of GETs for a 100 KB value and never r
   after.disconnect();
 });
 
-test('a memcache client that never reads its replies: RSS stays bounded', async (t) => {
+test('a memcache client that never reads its replies: closed past client_buffer_limit, RSS bounded', async (t) => {
   const m = await track(startMemcached());
   const [port] = await freePorts(1);
-  const px = await track(startNutmeg(yaml('beta', port!, [m.port], false), [port!]));
+  const px = await track(startNutmeg(yaml('beta', port!, [m.port], false, ['client_buffer_limit: 64mb']), [port!]));
   const c = await RawClient.connect(port!);
   const value = 'm'.repeat(100 * 1024);
   c.write(`set big 0 0 ${value.length}\r\n${value}\r\n`);
@@ -177,14 +188,17 @@ test('a memcache client that never reads its replies: RSS stays bounded', async 
   hog.on('error', () => {});
   await new Promise((resolve) => hog.once('connect', resolve));
   hog.pause();
+  let hogClosed = false;
+  hog.on('close', () => (hogClosed = true));
   const batch = Buffer.from('get big\r\n'.repeat(5000));
   let written = 0;
   const deadline = Date.now() + 5000;
-  while (written < 100 * 1024 * 1024 && Date.now() < deadline) {
+  while (!hogClosed && written < 100 * 1024 * 1024 && Date.now() < deadline) {
     written += batch.length;
     await writeOrWait(hog, batch);
   }
-  await sleep(500);
+  await until('the client that never reads is closed', () => hogClosed, 5000);
+  assert.equal(await overflows(px, 'beta'), 1);
   const peak = sampler.stop();
   t.diagnostic(`wrote ${(written / 1048576).toFixed(0)} MB of gets; nutmeg peak RSS ${peak.toFixed(0)} MB`);
   hog.destroy();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { defaultOptions, describeStatsText, parseArgs, usageText, versionBanner, type CliOptions } from '../../src/cli-args';
-import { POOL_STATS, SERVER_STATS } from '../../src/stats/descriptions';
+import { POOL_STATS, OWN_POOL_STATS, SERVER_STATS } from '../../src/stats/descriptions';
 
 const DEFAULTS: CliOptions = {
   help: false,
@@ -235,7 +235,7 @@ test('version banner: two lines and an empty line, version from package.json', (
   assert.equal(versionBanner(), `This is nutmeg-${pkg.version}\ncompatible with nutcracker-0.5.0\n\n`);
 });
 
-test('-D text is exactly nutcracker 0.5.0 binary output', () => {
+test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool metric after twemproxy's", () => {
   assert.equal(
     describeStatsText(),
     'pool stats:\n' +
@@ -245,6 +245,7 @@ test('-D text is exactly nutcracker 0.5.0 binary output', () => {
       '  server_ejects       "# times backend server was ejected"\n' +
       '  forward_error       "# times we encountered a forwarding error"\n' +
       '  fragments           "# fragments created from a multi-vector request"\n' +
+      '  client_overflow     "# client connections closed past client_buffer_limit"\n' +
       '\n' +
       'server stats:\n' +
       '  server_eof          "# eof on server connections"\n' +
@@ -264,7 +265,8 @@ test('-D text is exactly nutcracker 0.5.0 binary output', () => {
 });
 
 test('stat table types', () => {
-  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter']);
+  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter']);
+  assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), ['client_overflow']);
   assert.deepEqual(SERVER_STATS.map((s) => `${s.name}:${s.type}`), [
     'server_eof:counter', 'server_err:counter', 'server_timedout:counter', 'server_connections:gauge', 'server_ejected_at:timestamp',
     'requests:counter', 'request_bytes:counter', 'responses:counter', 'response_bytes:counter',

@@ -106,6 +106,7 @@ test('defaults of every directive', () => {
     serverConnections: 1,
     serverRetryTimeout: 30000,
     serverFailureLimit: 2,
+    clientBufferLimit: 256 * 1024 * 1024,
     servers: [{ name: '127.0.0.1:6379', host: '127.0.0.1', port: 6379, unixPath: null, weight: 1, text: '127.0.0.1:6379:1' }],
   });
 });
@@ -330,6 +331,22 @@ test('duplicate pools and duplicate keys', () => {
   });
 });
 
+test('client_buffer_limit: bytes or a redis.conf-style size, at least 1mb', () => {
+  const lim = (v: string): number => parseConfigText(one(`  client_buffer_limit: ${v}\n`), F).pools[0]!.clientBufferLimit;
+  assert.equal(lim('64mb'), 64 * 1024 * 1024);
+  assert.equal(lim('1GB'), 1024 * 1024 * 1024);
+  assert.equal(lim('2097152'), 2 * 1024 * 1024);
+  assert.equal(lim('4096k'), 4 * 1024 * 1024);
+  fails(one('  client_buffer_limit: 512kb\n'), {
+    code: 'EBADNUMBER', pool: 'p', key: 'client_buffer_limit', line: 3,
+    message: `${F}: pool 'p': key 'client_buffer_limit': '512kb' is too small (expected at least 1mb) at line 3`,
+  });
+  fails(one('  client_buffer_limit: lots\n'), {
+    code: 'EBADNUMBER', pool: 'p', key: 'client_buffer_limit', line: 3,
+    message: `${F}: pool 'p': key 'client_buffer_limit': 'lots' is not a size (expected a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb) at line 3`,
+  });
+});
+
 test('unknown keys, with a suggestion when close', () => {
   fails(one('  hsah: md5\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'hsah', line: 3, message: `${F}: pool 'p': key 'hsah': unknown directive (did you mean 'hash'?) at line 3`,
@@ -347,7 +364,7 @@ test('unknown keys, with a suggestion when close', () => {
   });
   fails(one('  constructor: 1\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'constructor', line: 3,
-    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers) at line 3`,
+    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit) at line 3`,
   });
 });
 
