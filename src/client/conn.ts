@@ -121,7 +121,7 @@ export class ClientConn implements MsgOwner {
     let pos = 0;
     const len = buf.length;
     while (pos < len && !this.readClosed) {
-      if (fifo.length > 0 && !this.mayParse(1)) {
+      if (!this.mayParse(1)) {
         // Owed too much: hold the unparsed bytes until replies are taken.
         this.input.hold(buf, pos, 0);
         this.throttle();
@@ -156,7 +156,8 @@ export class ClientConn implements MsgOwner {
    */
   private mayParse(slack: number): boolean {
     const n = this.fifo.length;
-    if (n === 0) return true;
+    // With nothing in flight only the unread replies count: one request, however large, always gets through.
+    if (n === 0) return slack * this.out.unflushed < SOFT_OWED;
     if (slack * n >= MAX_INFLIGHT) return false;
     return slack * (this.out.unflushed + this.reqBytes + n * this.replyEst) < SOFT_OWED;
   }
@@ -167,6 +168,9 @@ export class ClientConn implements MsgOwner {
     if (!this.paused && !this.out.blocked) {
       this.paused = true;
       this.socket.pause();
+      // Look again after this turn's write: either the kernel took the replies (parse on) or the stream
+      // holds some ('drain' will come, and onOutputBlocked reads on meanwhile). A pause never waits for nothing.
+      this.scheduleResume();
     }
     this.checkOverflow();
   }
