@@ -1,8 +1,12 @@
 // End-to-end benchmark a user can run (npm run bench): direct backend vs nutcracker vs nutmeg,
 // in the same run, interleaved, with redis-benchmark (and memaslap/memcaslap if installed).
 // Reports requests/s, proxy CPU µs per request (from /proc), RSS, and ratios within each round.
+// The large-value rows (GET/SET of 100 KB and 1 MB values) report the payload moved, MB/s (MB = 10^6 bytes
+// of values), and the proxy's CPU per byte, µs per MB; their ratio column is nutmeg/nutcracker for both.
 //
-// Run: npm run build && node dist/bench/e2e.js [--rounds N] [--scale F] [--workers N]
+// Run: npm run build && node dist/bench/e2e.js [--rounds N] [--scale F] [--workers N] [--workloads a,b]
+//   --workloads a,b   only the workloads whose name contains one of the substrings (e.g. 100k,1m or redis-get)
+//   --list            print the workload names and exit
 // Needs redis-server, redis-benchmark and memcached; nutcracker is optional (Debian package).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,15 +17,31 @@ interface Args {
   rounds: number;
   scale: number;
   workers: number;
+  /** Substrings; a workload runs if its name contains one of them (all when empty). */
+  workloads: string[];
+  list: boolean;
 }
 
+const USAGE = `usage: node dist/bench/e2e.js [--rounds N] [--scale F] [--workers N] [--workloads a,b] [--list]
+  --rounds N        measured rounds per workload (default 3); the median is reported
+  --scale F         multiply every request count (default 0.5)
+  --workers N       nutmeg --workers N (default 1)
+  --workloads a,b   only workloads whose name contains one of the substrings (e.g. 100k,1m)
+  --list            print the workload names and exit`;
+
 function parseCli(argv: string[]): Args {
-  const a: Args = { rounds: 3, scale: 0.5, workers: 1 };
+  const a: Args = { rounds: 3, scale: 0.5, workers: 1, workloads: [], list: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     if (argv[i] === '--rounds' && v !== undefined) a.rounds = Math.max(1, Number(v));
     if (argv[i] === '--scale' && v !== undefined) a.scale = Math.max(0.01, Number(v));
     if (argv[i] === '--workers' && v !== undefined) a.workers = Math.max(1, Number(v));
+    if (argv[i] === '--workloads' && v !== undefined) a.workloads = v.split(',').filter((w) => w.length > 0);
+    if (argv[i] === '--list') a.list = true;
+    if (argv[i] === '--help' || argv[i] === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
   }
   return a;
 }
@@ -93,6 +113,30 @@ interface Workload {
   redis: boolean;
   n: number;
   args: (port: number, n: number) => string[];
+  /** Large-value rows: the value size in bytes; figures are then MB/s and CPU µs per MB of values. */
+  valueBytes?: number;
+  /** Run once per target before the warm-up (the GET rows store the value they read). */
+  prep?: (port: number) => string[];
+  /** Smallest request count after --scale (default 1000). */
+  minN?: number;
+}
+
+/**
+ * GET or SET of one `size`-byte value, `clients` connections (named -cN unless 10), pipeline depth `pipe` (-pN).
+ * Without -r every request uses the one key `key:__rand_int__`, which the GET rows first store with a SET of the
+ * same size.
+ */
+function largeValue(op: 'get' | 'set', label: string, size: number, n: number, clients: number, pipe: number): Workload {
+  const base = (p: number): string[] => ['-p', String(p), '-d', String(size), '-c', String(clients), '--csv'];
+  return {
+    name: `redis-${op}-${label}${pipe > 1 ? `-p${pipe}` : ''}${clients !== 10 ? `-c${clients}` : ''}`,
+    redis: true,
+    n,
+    valueBytes: size,
+    minN: 100,
+    args: (p, k) => [...base(p), '-t', op, '-n', String(k), '-P', String(pipe)],
+    prep: op === 'get' ? (p) => [...base(p), '-t', 'set', '-n', String(clients)] : undefined,
+  };
 }
 
 const WORKLOADS: Workload[] = [
@@ -106,6 +150,14 @@ const WORKLOADS: Workload[] = [
     n: 40000,
     args: (p, n) => ['-p', String(p), '-n', String(n), '-c', '50', '-r', '100000', '--csv', 'mget', ...Array.from({ length: 10 }, (_, i) => `key:__rand_int__${i}`)],
   },
+  // large values (issue 11): bytes per second and CPU per byte, few requests, 10 clients
+  largeValue('get', '100k', 100_000, 20000, 10, 1),
+  largeValue('set', '100k', 100_000, 20000, 10, 1),
+  largeValue('get', '100k', 100_000, 40000, 10, 16),
+  largeValue('get', '1m', 1_000_000, 4000, 10, 1),
+  largeValue('set', '1m', 1_000_000, 4000, 10, 1),
+  largeValue('get', '1m', 1_000_000, 4000, 10, 4),
+  largeValue('get', '1m', 1_000_000, 2000, 1, 1), // one connection: the copy cost per reply shows as latency
 ];
 
 function parseRps(out: string): number {
@@ -117,8 +169,42 @@ function parseRps(out: string): number {
   return rps;
 }
 
+const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? 0;
+
+/** What one workload measured for one target: per round requests/s and proxy CPU µs per request; last RSS. */
+interface Measured {
+  rps: number[];
+  cpu: number[];
+  rss: number;
+}
+
+const SMALL_HEADER = 'workload           target        req/s   cpu µs/req   rss MB   vs direct   nutmeg/nutcracker';
+const LARGE_HEADER = 'workload           target         MB/s    cpu µs/MB   rss MB   vs direct   nutmeg/nutcracker      (MB = 10^6 bytes of values)';
+
+/** The rows of one workload: requests/s and µs per request, or for large values MB/s and µs per MB. */
+function report(w: Workload, targets: { name: string; proc: ProxyProc | null }[], per: Record<string, Measured>): void {
+  const mb = (w.valueBytes ?? 0) / 1e6;
+  const rate = (e: Measured): number => (mb > 0 ? med(e.rps) * mb : med(e.rps));
+  const cost = (e: Measured): number => (mb > 0 ? med(e.cpu) / mb : med(e.cpu));
+  const d = per.direct ? rate(per.direct) : 0;
+  const nc = per.nutcracker;
+  for (const t of targets) {
+    const e = per[t.name]!;
+    const ratio = t.name === 'nutmeg' && nc && rate(nc) > 0 ? `${(rate(e) / rate(nc)).toFixed(2)} thr, ${(cost(e) / cost(nc)).toFixed(2)} cpu` : '';
+    console.log(
+      `${w.name.padEnd(18)} ${t.name.padEnd(11)} ${rate(e).toFixed(0).padStart(9)} ${t.proc ? cost(e).toFixed(2).padStart(12) : '           -'} ${t.proc ? e.rss.toFixed(1).padStart(8) : '       -'} ${(d > 0 ? rate(e) / d : 0).toFixed(2).padStart(11)}   ${ratio}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseCli(process.argv.slice(2));
+  const workloads = WORKLOADS.filter((w) => args.workloads.length === 0 || args.workloads.some((f) => w.name.includes(f)));
+  if (args.list) {
+    for (const w of WORKLOADS) console.log(w.name);
+    return;
+  }
+  if (workloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
   for (const c of ['redis-server', 'redis-benchmark']) {
     if (!has(c)) throw new Error(`${c} is not installed (apt-get install redis-server redis-tools)`);
   }
@@ -150,12 +236,17 @@ async function main(): Promise<void> {
   procs.push(nm);
   targets.push({ name: 'nutmeg', port: ports[1]!, proc: nm });
   console.log(`targets: ${targets.map((t) => t.name).join(', ')}; rounds ${args.rounds}; scale ${args.scale}; nutmeg workers ${args.workers}`);
-  console.log('workload           target        req/s   cpu µs/req   rss MB   vs direct   nutmeg/nutcracker');
+  let header = '';
   try {
-    for (const w of WORKLOADS) {
-      const n = Math.max(1000, Math.round(w.n * args.scale));
-      const per: Record<string, { rps: number[]; cpu: number[]; rss: number }> = {};
-      for (const t of targets) await run('redis-benchmark', w.args(t.port, Math.round(n / 5)), 60000); // warm-up
+    for (const w of workloads) {
+      const h = w.valueBytes ? LARGE_HEADER : SMALL_HEADER;
+      if (h !== header) console.log(`${header === '' ? '' : '\n'}${(header = h)}`);
+      const n = Math.max(w.minN ?? 1000, Math.round(w.n * args.scale));
+      const per: Record<string, Measured> = {};
+      for (const t of targets) {
+        if (w.prep) await run('redis-benchmark', w.prep(t.port), 60000);
+        await run('redis-benchmark', w.args(t.port, Math.max(10, Math.round(n / 5))), 60000); // warm-up
+      }
       for (let r = 0; r < args.rounds; r++) {
         const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
         for (const t of order) {
@@ -169,17 +260,7 @@ async function main(): Promise<void> {
           e.rss = pid > 0 ? rssMb(pid) : 0;
         }
       }
-      const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? 0;
-      const d = med(per.direct?.rps ?? []);
-      const ncRps = med(per.nutcracker?.rps ?? []);
-      for (const t of targets) {
-        const e = per[t.name]!;
-        const rps = med(e.rps);
-        const ratio = t.name === 'nutmeg' && ncRps > 0 ? `${(rps / ncRps).toFixed(2)} thr, ${(med(e.cpu) / med(per.nutcracker!.cpu)).toFixed(2)} cpu` : '';
-        console.log(
-          `${w.name.padEnd(18)} ${t.name.padEnd(11)} ${rps.toFixed(0).padStart(9)} ${t.proc ? med(e.cpu).toFixed(2).padStart(12) : '           -'} ${t.proc ? e.rss.toFixed(1).padStart(8) : '       -'} ${(d > 0 ? rps / d : 0).toFixed(2).padStart(11)}   ${ratio}`,
-        );
-      }
+      report(w, targets, per);
     }
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGTERM')));

@@ -134,7 +134,8 @@ export async function startNutcracker(yaml: string, listenPorts: number[]): Prom
   return startProxy('nutcracker', [], yaml, listenPorts, ['-i', '1']);
 }
 
-async function startProxy(cmd: string, pre: string[], yaml: string, listenPorts: number[], extraArgs: string[]): Promise<ProxyProc> {
+/** Start any proxy command (`cmd pre... -c <conf> -s <port> -a 127.0.0.1 extra...`) on a YAML text, as startNutmeg does. */
+export async function startProxy(cmd: string, pre: string[], yaml: string, listenPorts: number[], extraArgs: string[] = []): Promise<ProxyProc> {
   const dir = tmpDir();
   const conf = path.join(dir, 'conf.yml');
   fs.writeFileSync(conf, yaml);

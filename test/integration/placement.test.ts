@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, exchange, type Proc, type ProxyProc } from '../helpers/procs';
+import { mulberry32 } from '../helpers/prng';
 
 const HASHES = ['one_at_a_time', 'md5', 'crc16', 'crc32', 'crc32a', 'fnv1_64', 'fnv1a_64', 'fnv1_32', 'fnv1a_32', 'hsieh', 'murmur', 'jenkins'];
 
@@ -36,17 +37,6 @@ interface PoolDef {
 
 // ---- keys ---------------------------------------------------------------------------------------------
 
-/** Small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The key set: empty and 1..16-byte keys (every hash tail length), ASCII, random binary (bytes >= 0x80
@@ -54,7 +44,7 @@ function prng(seed: number): () => number {
  * `allowed` maps a random byte into the byte range the protocol accepts in a key.
  */
 function makeKeys(seed: number, allowed: (b: number) => number, maxLen: number, allowEmpty: boolean): Buffer[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const byte = (): number => allowed(Math.floor(rnd() * 256));
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, byte));
   const hi = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => allowed(0x80 + Math.floor(rnd() * 128))));
