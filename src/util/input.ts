@@ -1,8 +1,9 @@
 // Receive side of every socket (client requests, server replies): keeps the start of a partial
 // message and joins it with the chunks that followed into the one contiguous buffer the resumable parser needs.
 //
-//   known large wait (a big bulk value):   rest ─► copied once into a buffer of the message's size, and the
-//                                          kernel reads the remaining bytes straight into it (no copy at all)
+//   known large wait (a big bulk value):   the kernel reads the remaining bytes straight into the message's
+//                                          buffer: the fresh read buffer it started in when it has room (large
+//                                          values flowing: no copy at all), else one of its size (the start copied once)
 //   known small wait:                      rest + chunk + ... + chunk ─► one exact copy, once
 //   unknown size (many small elements):    rest + chunk ─► appended in place into spare room
 //                                          (room grows geometrically: N bytes cost O(N) copying, not O(N²))
@@ -17,7 +18,15 @@ const SMALL_JOIN = 32 * 1024;
 const MIN_ROOM = 64 * 1024;
 const MAX_ROOM = 64 * 1024 * 1024;
 /** A wait for at least this many more bytes of known count is read straight into the message's own buffer. */
-export const DIRECT_MIN = 64 * 1024;
+export const DIRECT_MIN = 16 * 1024;
+/** Reads of at least this many bytes mean large values are flowing: the next read lands in a fresh buffer. */
+const BIG_READ = 32 * 1024;
+/** Small reads (outside a large message) before fresh read buffers stop. */
+const BIG_STICKY = 8;
+const SMALL_READ = 4096;
+const READ_SIZE = 64 * 1024;
+/** Cap on the extra room of a fresh read buffer: an idle connection keeps the one handed out for its next read. */
+const MAX_HINT = 256 * 1024;
 
 /**
  * The receive state of one socket: the unparsed start of a message (`rest`) and the chunks held back
@@ -43,15 +52,42 @@ export class Input {
   private dLimit = 0;
   /** The view handed to the kernel for the next read (null: the shared read buffer). */
   private target: Buffer | null = null;
+  /** Large values flow while > 0 (a large read or a large message sets it, small reads count it down): the next read gets a fresh buffer of its own (the chunk is the buffer, no copy). */
+  private big = 0;
+  /** Size of the last large message awaited: fresh read buffers are made that much larger, so it fits in place. */
+  private bigHint = 0;
+  /** The fresh buffer handed out for the read in progress. */
+  private fresh: Buffer | null = null;
 
   /** Where the next read should land, or null for the shared read buffer. */
   readTarget(): Buffer | null {
-    return this.target;
+    if (this.target !== null) return this.target;
+    if (this.big === 0) return null;
+    // The kernel gets the first READ_SIZE bytes: a message that starts anywhere in them has bigHint bytes
+    // of room after it, to go on in place.
+    const f = Buffer.allocUnsafeSlow(READ_SIZE + this.bigHint);
+    this.fresh = f;
+    return this.bigHint === 0 ? f : f.subarray(0, READ_SIZE);
+  }
+
+  /** The socket read `n` bytes (before take() sees them). */
+  noteRead(n: number): void {
+    if (n >= BIG_READ) this.big = BIG_STICKY;
+    else if (n < SMALL_READ && this.big > 0 && !this.dActive) this.big--;
   }
 
   /** A new chunk arrived: the bytes to parse from offset 0, or null while the held message needs more. */
   take(chunk: Buffer): Buffer | null {
     if (this.dActive) return this.takeDirect(chunk);
+    const f = this.fresh;
+    if (f !== null) {
+      this.fresh = null;
+      // Landed at the start of a fresh buffer: a message left partial at its end may go on in place (holdDirect).
+      if (chunk.buffer === f.buffer && chunk.byteOffset === f.byteOffset) {
+        this.direct = f;
+        this.dEnd = chunk.length;
+      }
+    }
     const rest = this.rest;
     if (rest === null) return chunk;
     // Hold chunks back while the partial message is known to need more bytes (big values: one copy at the end).
@@ -115,6 +151,8 @@ export class Input {
 
   private holdDirect(buf: Buffer, pos: number, have: number, need: number): void {
     const d = this.direct;
+    this.bigHint = need <= MAX_HINT ? need : MAX_HINT;
+    this.big = BIG_STICKY;
     let from: number;
     if (d !== null && buf.buffer === d.buffer && buf.byteOffset + buf.length === d.byteOffset + this.dEnd && d.length - (this.dEnd - have) >= need) {
       from = this.dEnd - have; // the partial already sits at the end of the last direct buffer, with room for all of it
@@ -172,6 +210,7 @@ export class Input {
     this.direct = null;
     this.dActive = false;
     this.target = null;
+    this.fresh = null;
   }
 }
 

@@ -4,6 +4,8 @@
 //
 //   kernel ─► READ_BUF (shared, reused by every socket) ─► one copy per read ─► Input.take ─► parser
 //   kernel ─► the awaited message's own buffer (Input.readTarget: a large value) ─► Input.take (a view, no copy)
+//   kernel ─► a fresh buffer (Input.readTarget, after a read that filled half the shared one: large values
+//             flowing): the chunk is the buffer the kernel wrote, no copy
 
 import * as net from 'node:net';
 import { copyBytes } from './bytes';
@@ -31,6 +33,7 @@ export function onreadOption(cb: ReadCallback, input: Input | null = null): Onre
     buffer: input === null ? sharedBuffer : (): Uint8Array => input.readTarget() ?? READ_BUF,
     callback: (n: number, b: Uint8Array): boolean => {
       if (n <= 0) return true;
+      if (input !== null) input.noteRead(n);
       if (b !== READ_BUF) {
         cb((b as Buffer).subarray(0, n));
         return true;

@@ -91,6 +91,24 @@ export class Proc {
     }
   }
 
+  /** SIGSTOP, then wait until the kernel reports the process stopped (kill() returns before it is). */
+  async pause(): Promise<void> {
+    this.signal('SIGSTOP');
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+        if (state === 'T' || state === 't') return;
+      } catch {
+        return; // gone
+      }
+      await sleep(1);
+    }
+  }
+
   async stop(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.signal(sig);

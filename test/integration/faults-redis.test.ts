@@ -72,7 +72,7 @@ test('timeout: a hung backend (SIGSTOP) fails its requests in order, others are 
   try {
     assert.equal(await c.cmd('SET', a0!, 'A'), '+OK\r\n');
     assert.equal(await c.cmd('SET', c0!, 'C'), '+OK\r\n');
-    b[0]!.signal('SIGSTOP');
+    await b[0]!.pause();
     const t0 = Date.now();
     // Pipelined: hung, live, hung, local. The live reply must wait behind the first error.
     c.send('GET', a0!);
@@ -112,7 +112,7 @@ test('a timeout is a failure for auto-eject: ejected after server_failure_limit 
   const nc = await nutcracker(poolYaml(pn!, b, extra), [pn!]);
   const nm = await nutmeg(poolYaml(pm!, b, extra), [pm!]);
   const [k] = keysOn(2, 0, 'tf:', 1);
-  b[0]!.signal('SIGSTOP');
+  await b[0]!.pause();
   try {
     for (const [px, port] of [[nc, pn!], [nm, pm!]] as const) {
       const c = await Resp.connect(port);
@@ -141,7 +141,7 @@ test('timeout also covers the connection handshake (redis_db SELECT on a new con
   const c = await Resp.connect(port!);
   try {
     // Hung before the first request: the connection's head is the internal SELECT.
-    b[0]!.signal('SIGSTOP');
+    await b[0]!.pause();
     const t0 = Date.now();
     c.send('GET', a0!);
     assert.deepEqual(await c.take(1, 3000), [TIMEDOUT]);
@@ -170,7 +170,7 @@ test('timeout covers connecting: a backend whose accept queue is full (SYN dropp
   const px = await nutmeg(poolYaml(port!, b, ['timeout: 300']), [port!]);
   const [a0] = keysOn(2, 0, 'cn:', 1);
   const [c0] = keysOn(2, 1, 'cn:c:', 1);
-  slow.signal('SIGSTOP');
+  await slow.pause();
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {
     const s = net.connect({ port: slow.port, host: '127.0.0.1' });
@@ -480,7 +480,7 @@ test('SIGTERM: stops accepting, the slow in-flight request still gets its reply,
   try {
     const big = 'r'.repeat(8 * 1024 * 1024); // larger than socket buffers: must not be cut by the exit
     assert.equal(await c.cmd('SET', 'slow', big), '+OK\r\n');
-    b[0]!.signal('SIGSTOP');
+    await b[0]!.pause();
     c.send('GET', 'slow');
     c.send('PING');
     await sleep(100);
@@ -515,7 +515,7 @@ test('SIGINT with a request that never completes: bounded drain, error or close 
   const px = await nutmeg(poolYaml(port!, b, []), [port!]); // no timeout: the request would wait forever
   const c = await Resp.connect(port!);
   try {
-    b[0]!.signal('SIGSTOP');
+    await b[0]!.pause();
     c.send('GET', 'forever');
     await sleep(100);
     const t0 = Date.now();

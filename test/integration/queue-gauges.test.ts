@@ -25,7 +25,7 @@ test('out_queue and out_queue_bytes while a backend is stopped, 0 once it answer
     const get = '*2\r\n$3\r\nGET\r\n$3\r\nabc\r\n';
     c.write(get);
     assert.equal(await c.readUntil('\r\n'), '$-1\r\n');
-    backend.signal('SIGSTOP');
+    await backend.pause();
     c.write(get + get + get);
     await sleep(200);
     const during = server(await readStats(proxy.statsPort), 'q', 'only');
