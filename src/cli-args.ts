@@ -30,6 +30,10 @@ export interface CliOptions {
   httpPort: number;
   /** nutmeg: HTTP bind address (--http-addr). */
   httpAddr: string;
+  /** nutmeg: what SIGUSR1 does: reload in place (same pid) or exec a new process (--reload-mode). */
+  reloadMode: 'inplace' | 'exec';
+  /** nutmeg: ms that clients of a removed listener, or of the old process after an upgrade, may finish (--reload-drain). */
+  reloadDrain: number;
 }
 
 export type CliErrorCode =
@@ -38,6 +42,7 @@ export type CliErrorCode =
   | 'EBADPORT' // -s / --http-port out of range
   | 'EBADMBUF' // -m outside 512..16777216
   | 'EBADWORKERS' // --workers outside 1..MAX_WORKERS
+  | 'EBADMODE' // --reload-mode other than inplace / exec
   | 'EUNKNOWNOPT' // unknown short or long option
   | 'EAMBIGUOUS' // --prefix matching several long options
   | 'ENOARGALLOWED'; // --flag=value for a flag without value
@@ -71,6 +76,8 @@ export function defaultOptions(): CliOptions {
     workers: 1,
     httpPort: 0,
     httpAddr: '127.0.0.1',
+    reloadMode: 'inplace',
+    reloadDrain: 3000,
   };
 }
 
@@ -103,6 +110,8 @@ const OPTIONS: readonly OptSpec[] = [
   { short: '', long: 'workers', arg: 'number', ext: true },
   { short: '', long: 'http-port', arg: 'number', ext: true },
   { short: '', long: 'http-addr', arg: 'string', ext: true },
+  { short: '', long: 'reload-mode', arg: 'string', ext: true },
+  { short: '', long: 'reload-drain', arg: 'number', ext: true },
 ];
 
 const ARG_WORD: Record<ArgKind, string> = { none: '', file: 'file name', number: 'number', string: 'string' };
@@ -269,6 +278,16 @@ function apply(opts: CliOptions, o: OptSpec, value: string | null): CliError | n
       if (v === '') return err('EMISSINGARG', 'nutmeg: option --http-addr requires a string');
       opts.httpAddr = v;
       break;
+    case 'reload-mode':
+      if (v !== 'inplace' && v !== 'exec') return err('EBADMODE', `nutmeg: option --reload-mode value '${v}' must be inplace or exec`);
+      opts.reloadMode = v;
+      break;
+    case 'reload-drain': {
+      const n = atoi(v);
+      if (n < 0) return notNumber();
+      opts.reloadDrain = n;
+      break;
+    }
   }
   return null;
 }
@@ -288,6 +307,7 @@ export function usageText(): string {
     pad + '[-c conf file] [-s stats port] [-a stats addr]' + CRLF +
     pad + '[-i stats interval] [-p pid file] [-m mbuf size]' + CRLF +
     pad + '[--workers=N] [--http-port=N] [--http-addr=S]' + CRLF +
+    pad + '[--reload-mode=inplace|exec] [--reload-drain=N]' + CRLF +
     '\n';
   const line = (flags: string, text: string, end: string = CRLF): string => `  ${flags.padEnd(22)} : ${text}${end}`;
   const options =
@@ -308,6 +328,8 @@ export function usageText(): string {
     line('    --workers=N', 'set number of worker processes (default: 1)') +
     line('    --http-port=N', 'set metrics/health/status http port (default: 0 = off)') +
     line('    --http-addr=S', 'set metrics/health/status http ip (default: 127.0.0.1)') +
+    line('    --reload-mode=S', 'what SIGUSR1 does: inplace or exec (default: inplace)') +
+    line('    --reload-drain=N', 'set msec removed clients may finish on reload (default: 3000)') +
     '\n';
   return synopsis + options;
 }

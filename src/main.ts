@@ -8,85 +8,23 @@
 // HTTP ports and N workers (this file again, runWorker: config from the primary ─► pools ─► shared listeners).
 //
 // SIGHUP reopens the log file, SIGTTIN/SIGTTOU move the log level (and are passed on to the workers),
-// SIGUSR1/SIGUSR2 are only logged.
+// SIGUSR1 reloads the config in place (reload.ts; --reload-mode exec: a binary upgrade), SIGUSR2 is a binary
+// upgrade (upgrade.ts), SIGSEGV is logged by name and then kills the process as it would have.
 
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import { spawn } from 'node:child_process';
-import { parseArgs, usageText, versionBanner, describeStatsText, type CliOptions } from './cli-args';
-import { loadConfig, parseConfigText } from './config/load';
+import { parseArgs, usageText, versionBanner, describeStatsText } from './cli-args';
+import { loadConfig, parseConfigText, readConfigText } from './config/load';
 import { ConfigError } from './config/errors';
 import type { Config } from './config/types';
-import { ServerPool } from './server/pool';
-import { Listener } from './client/listener';
-import { redisProtocol } from './forward/redis';
-import { memcacheProtocol } from './forward/memcache';
-import { startStatsPort } from './stats/json';
 import { initLog, log, logAlways, changeLogLevel, reopenLog, flushLog } from './util/log';
 import { VERSION } from './version';
-import { stopTicker } from './util/clock';
-import { connCounts } from './stats/counters';
-import type { HttpServer } from './stats/http';
-import { startHttpLazily } from './stats/http-start';
-import { takeSnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
+import { Proxy, DRAIN_MS } from './proxy';
+import { ReloadControl } from './reload';
+import { inheritedFromEnv, signalReady, spawnUpgrade } from './upgrade';
+import { takeEarlySignals } from './early-signals';
 import { Primary, WorkerChannel, isWorker } from './workers';
-
-/** How long a shutdown waits for in-flight requests before closing anyway. */
-const DRAIN_MS = 5000;
-
-export class Proxy implements StatsSource {
-  readonly config: Config;
-  readonly pools: ServerPool[];
-  private readonly listeners: Listener[];
-  private stats: net.Server | null = null;
-  private http: HttpServer | null = null;
-  /** Set when shutdown begins (/healthz answers 503 from then on). */
-  stopping = false;
-
-  /** `shared`: a --workers worker, whose listening sockets are bound by the primary. */
-  constructor(config: Config, shared = false) {
-    this.config = config;
-    this.pools = config.pools.map((p) => new ServerPool(p, p.redis ? redisProtocol : memcacheProtocol));
-    this.listeners = this.pools.map((p) => new Listener(p, shared));
-  }
-
-  /** `opts` null (a worker): no stats or HTTP port, the primary serves them. */
-  async start(opts: Pick<CliOptions, 'statsPort' | 'statsAddr' | 'httpPort' | 'httpAddr'> | null): Promise<void> {
-    if (opts !== null) {
-      this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
-      if (opts.httpPort > 0) this.http = await startHttpLazily(this, opts.httpAddr, opts.httpPort);
-    }
-    for (const p of this.pools) if (p.config.preconnect) p.preconnect();
-    for (const l of this.listeners) await l.listen();
-  }
-
-  /** This process's counters now. */
-  snapshotNow(): StatsSnapshot {
-    return takeSnapshot(this.pools, connCounts);
-  }
-
-  snapshot(): Promise<StatsSnapshot> {
-    return Promise.resolve(this.snapshotNow());
-  }
-
-  /** Stop accepting, let in-flight requests finish (bounded), then close everything. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.listeners.map((l) => l.close()));
-    const deadline = Date.now() + DRAIN_MS;
-    while (Date.now() < deadline && this.pools.some((p) => p.busy())) await sleep(10);
-    for (const p of this.pools) p.close();
-    for (const p of this.pools) for (const c of p.clients) c.socket.destroy();
-    this.stats?.close();
-    this.http?.close();
-    stopTicker();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function write(s: string): void {
   process.stderr.write(s);
@@ -148,28 +86,76 @@ export async function main(argv: string[]): Promise<number> {
   let wake: (() => void) | null = null;
   let pidWritten = false;
   let primary: Primary | null = null;
+  let proxy: Proxy | null = null;
+  let reloads: ReloadControl | null = null;
+  /** Set once a binary upgrade handed the sockets over: this process only finishes its clients. */
+  let upgraded = false;
+  let upgrading = false;
+  /** A reload asked for before serving: it runs once serving. */
+  let pendingReload: string | null = null;
+  const inherited = daemonChild ? null : inheritedFromEnv();
   const removePid = (): void => {
     if (opts.pidFile === null || !pidWritten) return;
     pidWritten = false;
     try {
-      fs.unlinkSync(opts.pidFile);
+      // After a binary upgrade the file holds the new process's pid: it is not ours to remove.
+      if (fs.readFileSync(opts.pidFile, 'utf8').trim() === String(process.pid)) fs.unlinkSync(opts.pidFile);
     } catch {
       // already gone
     }
   };
-  installSignals((sig) => {
-    if (stopSignal !== null) {
-      // A second SIGINT/SIGTERM while draining: stop waiting.
-      logAlways(`${signalText(sig)} received again, exiting now`);
-      primary?.kill();
-      removePid();
-      flushLog();
-      process.exit(1);
+  const upgrade = async (sig: NodeJS.Signals): Promise<void> => {
+    if (upgrading || upgraded || stopSignal !== null) return;
+    if (primary !== null || proxy === null) {
+      log().error(`upgrade: not available with --workers (signal ${sig.slice(3)} ignored); reload in place with SIGUSR1`);
+      return;
     }
+    upgrading = true;
+    try {
+      loadConfig(opts.confFile); // validate first, exactly as -t
+    } catch (e) {
+      log().error(`upgrade: configuration '${opts.confFile}' rejected: ${describeError(e)}; keeping this process`);
+      upgrading = false;
+      return;
+    }
+    const script = require.main?.filename ?? process.argv[1] ?? '';
+    try {
+      const child = await spawnUpgrade(script, argv, proxy.upgradeFds());
+      upgraded = true;
+      log().info(`upgrade: new process ${child.pid ?? -1} is accepting; this process (${process.pid}) serves its clients for ${opts.reloadDrain} ms, then exits`);
+    } catch (e) {
+      log().error(`upgrade: ${(e as Error).message}; this process goes on serving`);
+      upgrading = false;
+      return;
+    }
+    upgrading = false;
+    pidWritten = false; // the new process owns the pid file now
+    await proxy.retireAll(opts.reloadDrain);
     stopSignal = sig;
-    logAlways(`${signalText(sig)} received, exiting`);
     if (wake !== null) wake();
-  }, (sig) => primary?.signal(sig));
+  };
+  installSignals(
+    (sig) => {
+      if (stopSignal !== null) {
+        // A second SIGINT/SIGTERM while draining: stop waiting.
+        logAlways(`${signalText(sig)} received again, exiting now`);
+        primary?.kill();
+        removePid();
+        flushLog();
+        process.exit(1);
+      }
+      stopSignal = sig;
+      logAlways(`${signalText(sig)} received, exiting`);
+      if (wake !== null) wake();
+    },
+    (sig) => primary?.signal(sig),
+    (sig) => {
+      if (upgraded) return; // the old process after an upgrade ignores further reloads
+      if (sig === 'SIGUSR2' || opts.reloadMode === 'exec') void upgrade(sig);
+      else if (reloads !== null) reloads.request(sig.slice(3));
+      else pendingReload = sig.slice(3);
+    },
+  );
 
   if (opts.pidFile !== null) {
     try {
@@ -186,13 +172,15 @@ export async function main(argv: string[]): Promise<number> {
   logAlways(`nutmeg-${VERSION} built for ${os.type()} ${os.release()} ${os.arch()} started on pid ${process.pid}`);
 
   let config: Config;
+  let text: string;
   try {
-    config = loadConfig(opts.confFile);
+    text = readConfigText(opts.confFile);
+    config = parseConfigText(text, opts.confFile);
   } catch (e) {
-    const text = describeError(e);
-    log().fatal(text);
+    const msg = describeError(e);
+    log().fatal(msg);
     flushLog();
-    write(`nutmeg: configuration file '${opts.confFile}' syntax is invalid\n${text}\n`);
+    write(`nutmeg: configuration file '${opts.confFile}' syntax is invalid\n${msg}\n`);
     removePid();
     return 1;
   }
@@ -200,33 +188,43 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (opts.workers > 1) {
       // Every worker parses this same text (restarted ones too, whatever happens to the file meanwhile).
-      const p = new Primary(config, fs.readFileSync(opts.confFile, 'utf8'), opts.workers);
+      const p = new Primary(config, text, opts.workers);
       primary = p;
       stop = () => p.stop(DRAIN_MS);
       await p.start(opts);
+      reloads = new ReloadControl(opts.confFile, (cfg, t) => p.reload(cfg, t, opts.reloadDrain));
     } else {
-      const proxy = new Proxy(config);
-      stop = () => proxy.stop();
-      await proxy.start(opts);
+      const px = new Proxy(config, false, opts.reloadDrain);
+      proxy = px;
+      stop = () => px.stop();
+      await px.start(opts, inherited?.fds ?? null);
+      reloads = new ReloadControl(opts.confFile, (cfg) => px.reload(cfg));
     }
   } catch (e) {
-    const text = (e as Error).message;
+    const msg = (e as Error).message;
     primary?.kill();
-    log().fatal(text);
+    log().fatal(msg);
     flushLog();
-    write(`nutmeg: ${text}\n`);
+    write(`nutmeg: ${msg}\n`);
     removePid();
     return 1;
   }
   for (const p of config.pools) log().info(`pool '${p.name}' listening on ${p.listen.text} with ${p.servers.length} servers`);
   if (opts.workers > 1) log().info(`${opts.workers} workers serving`);
   if (opts.httpPort > 0) log().info(`metrics, health and status on http://${opts.httpAddr}:${opts.httpPort}/`);
+  if (inherited !== null) {
+    log().info(`upgrade: accepting on the sockets handed over (${inherited.fds.size})`);
+    signalReady(inherited.ready);
+  }
+  // Signals that came while starting (early-signals.ts, or after the handlers were installed) are acted on now.
+  for (const sig of takeEarlySignals()) process.emit(sig, sig);
+  if (pendingReload !== null) reloads?.request(pendingReload);
 
   await new Promise<void>((resolve) => {
     wake = resolve;
     if (stopSignal !== null) resolve();
   });
-  await stop();
+  if (!upgraded) await stop();
   removePid();
   logAlways('done, nutmeg done');
   flushLog();
@@ -234,10 +232,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * SIGHUP/SIGTTIN/SIGTTOU/SIGUSR1/SIGUSR2 as nutcracker handles them; SIGINT and SIGTERM call `stop`. `forward` gets
- * SIGHUP/SIGTTIN/SIGTTOU once applied here (the --workers primary passes them on to its workers).
+ * Signals as nutcracker handles them, plus reload: SIGHUP/SIGTTIN/SIGTTOU act here and `forward` passes them on (the
+ * --workers primary to its workers); SIGINT and SIGTERM call `stop`; SIGUSR1/SIGUSR2 call `reload`; SIGSEGV is
+ * logged by name, then the default action runs (twemproxy logs it and re-raises).
  */
-function installSignals(stop: (sig: NodeJS.Signals) => void, forward: (sig: NodeJS.Signals) => void): void {
+function installSignals(
+  stop: (sig: NodeJS.Signals) => void,
+  forward: (sig: NodeJS.Signals) => void,
+  reload: (sig: NodeJS.Signals) => void,
+): void {
   process.on('SIGPIPE', () => {});
   process.on('SIGHUP', () => {
     // The line goes to the old file first (nutcracker's order), then the file is reopened by path.
@@ -259,8 +262,21 @@ function installSignals(stop: (sig: NodeJS.Signals) => void, forward: (sig: Node
     log().debug(`log level ${n}: debug lines are written`);
     forward('SIGTTOU');
   });
-  process.on('SIGUSR1', () => logAlways(`${signalText('SIGUSR1')} received`));
-  process.on('SIGUSR2', () => logAlways(`${signalText('SIGUSR2')} received`));
+  process.on('SIGUSR1', () => {
+    logAlways(`${signalText('SIGUSR1')} received`);
+    reload('SIGUSR1');
+  });
+  process.on('SIGUSR2', () => {
+    logAlways(`${signalText('SIGUSR2')} received`);
+    reload('SIGUSR2');
+  });
+  const segv = (): void => {
+    logAlways(`${signalText('SIGSEGV')} received, core dumping`);
+    flushLog();
+    process.off('SIGSEGV', segv); // one shot: the default action (a core dump) runs on the re-raise
+    process.kill(process.pid, 'SIGSEGV');
+  };
+  process.on('SIGSEGV', segv);
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
@@ -291,14 +307,24 @@ async function runWorker(argv: string[]): Promise<number> {
   };
   ch.onStop = stop;
   // A signal sent to the whole process group reaches the workers too: any number of them means one graceful stop.
-  installSignals((sig) => {
-    if (!stopping) logAlways(`${signalText(sig)} received, exiting`);
-    stop();
-  }, () => {});
+  installSignals(
+    (sig) => {
+      if (!stopping) logAlways(`${signalText(sig)} received, exiting`);
+      stop();
+    },
+    () => {},
+    () => {}, // reloads come from the primary, which validated the file
+  );
+  takeEarlySignals();
   let proxy: Proxy;
   try {
     proxy = new Proxy(parseConfigText(start.text, start.file), true);
     await proxy.start(null);
+    const px = proxy;
+    ch.onReload = (file, text, drainMs) => {
+      px.drainMs = drainMs;
+      return px.reload(parseConfigText(text, file));
+    };
   } catch (e) {
     await ch.fatal(describeError(e)); // the primary logs it and stops
     return 1;

@@ -8,6 +8,7 @@
 //            stats port / HTTP = Σ worker snapshots + retired (counters of dead workers) + the primary's listeners
 //            worker exits unexpectedly ─► log, retire its counters, fork a new one (≤ RESTART_BURST per window)
 //            SIGHUP/SIGTTIN/SIGTTOU ─► applied here, then sent to each worker
+//            SIGUSR1 (reload) ─► validated here ─► reload{text} to each worker ─► reloaded{error?} from each
 //            SIGINT/SIGTERM ─► stop{} to each worker (stop accepting, drain, exit 0) ─► all exited ─► exit 0
 //
 // Listening sockets: a worker's Listener (shared mode) goes through node:cluster (never `exclusive`), so the socket is bound once,
@@ -23,6 +24,7 @@ import { startStatsPort } from './stats/json';
 import type { HttpServer } from './stats/http';
 import { startHttpLazily } from './stats/http-start';
 import { log, logAlways, logLevel } from './util/log';
+import type { ReloadSummary } from './proxy';
 
 /** How often a worker pushes its counters to the primary. */
 export const STATS_PUSH_MS = 200;
@@ -52,8 +54,12 @@ export interface StartMsg {
   text: string;
   verbose: number;
 }
-type ToWorker = StartMsg | { nutmeg: 'snap'; seq: number } | { nutmeg: 'stop' };
-type ToPrimary = { nutmeg: 'ready' } | { nutmeg: 'fatal'; text: string } | { nutmeg: 'stats'; seq: number; snap: StatsSnapshot };
+type ToWorker = StartMsg | { nutmeg: 'snap'; seq: number } | { nutmeg: 'stop' } | { nutmeg: 'reload'; seq: number; file: string; text: string; drain: number };
+type ToPrimary =
+  | { nutmeg: 'ready' }
+  | { nutmeg: 'fatal'; text: string }
+  | { nutmeg: 'stats'; seq: number; snap: StatsSnapshot }
+  | { nutmeg: 'reloaded'; seq: number; error: string | null; summary: ReloadSummary | null };
 
 function kind(m: unknown): string {
   if (typeof m !== 'object' || m === null || !('nutmeg' in m)) return '';
@@ -71,6 +77,8 @@ export class WorkerChannel {
   private snap: (() => StatsSnapshot) | null = null;
   private timer: NodeJS.Timeout | null = null;
   onStop: () => void = () => {};
+  /** Apply a reload the primary validated; resolves with the summary or rejects with the reason. */
+  onReload: (file: string, text: string, drainMs: number) => Promise<ReloadSummary> = () => Promise.reject(new Error('not serving yet'));
 
   /** Resolves with the start message. */
   started(): Promise<StartMsg> {
@@ -80,6 +88,13 @@ export class WorkerChannel {
         if (k === 'start') resolve(m as StartMsg);
         else if (k === 'snap') this.push((m as { seq: number }).seq);
         else if (k === 'stop') this.onStop();
+        else if (k === 'reload') {
+          const r = m as Extract<ToWorker, { nutmeg: 'reload' }>;
+          this.onReload(r.file, r.text, r.drain).then(
+            (summary) => this.send({ nutmeg: 'reloaded', seq: r.seq, error: null, summary }),
+            (e: unknown) => this.send({ nutmeg: 'reloaded', seq: r.seq, error: e instanceof Error ? e.message : String(e), summary: null }),
+          );
+        }
       });
     });
   }
@@ -172,11 +187,13 @@ export interface PrimaryOptions {
 }
 
 export class Primary implements StatsSource {
-  readonly config: Config;
-  private readonly text: string;
+  config: Config;
+  private text: string;
+  private reloadSeq = 0;
+  private reloadWait: { seq: number; left: Set<Slot>; errors: string[]; summary: ReloadSummary | null; done: () => void } | null = null;
   private readonly slots: Slot[] = [];
   /** Counters of workers that are gone (a restarted worker starts from 0). */
-  private readonly retired: StatsSnapshot;
+  private retired: StatsSnapshot;
   private readonly restarts: number[] = [];
   private waiters: Waiter[] = [];
   private seq = 0;
@@ -258,6 +275,14 @@ export class Primary implements StatsSource {
     } else if (k === 'ready') {
       slot.ready = true;
       this.onReady();
+    } else if (k === 'reloaded') {
+      const msg = m as Extract<ToPrimary, { nutmeg: 'reloaded' }>;
+      const rw = this.reloadWait;
+      if (rw === null || msg.seq !== rw.seq) return;
+      if (msg.error !== null) rw.errors.push(`worker ${slot.index}: ${msg.error}`);
+      else if (rw.summary === null) rw.summary = msg.summary;
+      rw.left.delete(slot);
+      if (rw.left.size === 0) rw.done();
     } else if (k === 'fatal') {
       const text = (m as Extract<ToPrimary, { nutmeg: 'fatal' }>).text;
       if (this.startError !== null) this.startError(text);
@@ -267,6 +292,8 @@ export class Primary implements StatsSource {
 
   private onExit(slot: Slot, w: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== w) return;
+    const rw = this.reloadWait;
+    if (rw !== null && rw.left.delete(slot) && rw.left.size === 0) rw.done();
     slot.worker = null;
     slot.ready = false;
     if (slot.snap !== null) addSnapshot(this.retired, slot.snap, false);
@@ -336,6 +363,47 @@ export class Primary implements StatsSource {
     return out;
   }
 
+  /**
+   * Reload (validated by the caller): every worker applies the new text in place; workers started from now on get it.
+   * Resolves with the first worker's summary; rejects naming the workers that refused (the others did apply it).
+   */
+  async reload(config: Config, text: string, drainMs: number): Promise<ReloadSummary> {
+    const had = new Set(this.config.pools.map((p) => p.listen.text));
+    for (const p of config.pools) {
+      if (p.listen.kind !== 'unix' || had.has(p.listen.text)) continue;
+      try {
+        fs.unlinkSync(p.listen.path); // a new unix address: a stale file would make the bind fail
+      } catch {
+        // none
+      }
+    }
+    this.config = config;
+    this.text = text;
+    const seq = ++this.reloadSeq;
+    const left = new Set(this.slots.filter((s) => s.worker !== null && s.ready && s.worker.isConnected()));
+    const rw = { seq, left, errors: [] as string[], summary: null as ReloadSummary | null, done: () => {} };
+    const finished = new Promise<void>((resolve) => (rw.done = resolve));
+    this.reloadWait = rw;
+    for (const s of left) {
+      const msg: ToWorker = { nutmeg: 'reload', seq, file: config.file, text, drain: drainMs };
+      s.worker?.send(msg);
+    }
+    if (left.size === 0) rw.done();
+    const timer = setTimeout(() => {
+      for (const s of rw.left) rw.errors.push(`worker ${s.index}: no answer within 10 s`);
+      rw.done();
+    }, 10000);
+    await finished;
+    clearTimeout(timer);
+    this.reloadWait = null;
+    // Counters of dead workers follow the new pools by name.
+    const retired = emptySnapshot(config);
+    addSnapshot(retired, this.retired, false);
+    this.retired = retired;
+    if (rw.errors.length > 0) throw new Error(rw.errors.join('; '));
+    return rw.summary ?? emptySummary();
+  }
+
   /** SIGHUP/SIGTTIN/SIGTTOU: already applied in the primary; each worker applies it too. */
   signal(sig: NodeJS.Signals): void {
     for (const s of this.slots) {
@@ -392,4 +460,8 @@ export class Primary implements StatsSource {
     this.stats?.close();
     this.http?.close();
   }
+}
+
+function emptySummary(): ReloadSummary {
+  return { poolsAdded: 0, poolsRemoved: 0, listenersMoved: 0, serversAdded: 0, serversRemoved: 0, serversMoved: 0, clientsMoved: 0, clientsDrained: 0 };
 }

@@ -27,9 +27,16 @@ import { Input } from '../util/input';
 import { adoptAccepted } from '../util/socket';
 import { warnLimited } from '../util/log';
 import { OK, AGAIN } from '../protocol/parse';
-import { allocMsg, freeMsg, type Msg, type MsgOwner } from '../forward/msg';
-import type { RequestReader } from '../forward/protocol';
-import type { ServerPool } from '../server/pool';
+import { allocMsg, freeMsg, type Msg } from '../forward/msg';
+import type { Forwarder, RequestReader, Session } from '../forward/protocol';
+
+/** The pool a client belongs to, as the client sees it (server/pool implements it). */
+export interface ClientPool extends Forwarder {
+  onClientOpen(c: ClientConn): void;
+  onClientClose(c: ClientConn, eof: boolean): void;
+  /** A client leaves (false) or joins (true) the pool without a close: a reload moved its listener. */
+  onClientMove(c: ClientConn, joining: boolean): void;
+}
 
 /** Stop parsing from a client with this many requests waiting for replies. */
 const MAX_INFLIGHT = 8192;
@@ -38,8 +45,11 @@ const SOFT_OWED = 16 * 1024 * 1024;
 /** Reply size assumed before any reply was seen: the first burst of a new client is 16 requests. */
 const FIRST_REPLY_ESTIMATE = 1024 * 1024;
 
-export class ClientConn implements MsgOwner {
-  readonly pool: ServerPool;
+export class ClientConn implements Session {
+  /** The pool this client's requests go to; a reload may move the client to another pool (see moveTo). */
+  private pool: ClientPool;
+  /** The same pool, as the protocol code sees it (a field, not a getter: read once per request). */
+  forwarder: Forwarder;
   readonly socket: Socket;
   readonly reader: RequestReader;
   private readonly fifo = new Ring<Msg>(4);
@@ -72,12 +82,13 @@ export class ClientConn implements MsgOwner {
   readonly id: number;
 
   /** `accepted` comes paused from the listener; reads go through `onread` (see util/socket). */
-  constructor(pool: ServerPool, accepted: Socket, id: number) {
+  constructor(pool: ClientPool, reader: RequestReader, accepted: Socket, id: number) {
     this.pool = pool;
+    this.forwarder = pool;
     const socket = adoptAccepted(accepted, true, (chunk: Buffer) => this.onData(chunk), this.input);
     this.socket = socket;
     this.id = id;
-    this.reader = pool.protocol.newRequestReader(pool);
+    this.reader = reader;
     this.authed = pool.config.redisAuth === null;
     this.limit = pool.config.clientBufferLimit;
     this.out.socket = socket;
@@ -89,6 +100,44 @@ export class ClientConn implements MsgOwner {
     socket.on('drain', () => {
       if (this.throttled) this.scheduleResume();
     });
+  }
+
+  /**
+   * Reload: the client's listener now serves another pool (same protocol). Requests parsed from now on
+   * go there; those in flight finish where they were sent. AUTH stays valid if the password is the same.
+   */
+  moveTo(pool: ClientPool): void {
+    if (pool === this.pool) return;
+    const from = this.pool;
+    const samePassword = from.authBuf === null ? pool.authBuf === null : pool.authBuf !== null && from.authBuf.equals(pool.authBuf);
+    if (!samePassword) this.authed = pool.authBuf === null;
+    from.onClientMove(this, false);
+    pool.onClientMove(this, true);
+    this.pool = pool;
+    this.forwarder = pool;
+  }
+
+  /**
+   * Reload removed this client's listener: read nothing more (what arrives is read and dropped, so the
+   * close is a FIN, not a reset), write the replies still owed, then close. The caller ends it at its deadline.
+   */
+  drain(): void {
+    if (this.closed) return;
+    this.stopReading();
+    this.throttled = false;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.onMsgDone();
+  }
+
+  /** The drain deadline passed with replies still owed: close now, with a FIN. */
+  endNow(): void {
+    if (this.closed) return;
+    this.out.flush();
+    this.socket.end();
+    this.onClose();
   }
 
   /** Requests waiting for their replies. */

@@ -1,38 +1,59 @@
-// Entry of the data path: one listening socket per pool (TCP or unix socket); each accepted
-// socket becomes a ClientConn. client_connections is enforced here (twemproxy ignores it).
+// Entry of the data path: one listening socket per listen address; each accepted socket becomes a
+// ClientConn of the pool that owns the address now. client_connections is enforced here (twemproxy
+// ignores it). A listener is known by its address: a reload that keeps the address keeps the socket
+// (and its clients) even when another pool, or a renamed one, takes it over.
+//
+//   listen(addr) | adopt(inherited fd) ─► accept ─► ClientConn(pool) ─► clients (moved on attach, drained on removal)
 
 import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { ClientConn } from './conn';
 import type { ServerPool } from '../server/pool';
+import type { ListenAddr } from '../config/types';
 import { connCounts } from '../stats/counters';
 
 let nextClientId = 1;
 
+/** The identity of a listen address: `tcp host:port` or `unix path` (the permission is not part of it). */
+export function listenKey(l: ListenAddr): string {
+  return l.kind === 'tcp' ? `tcp ${l.host}:${l.port}` : `unix ${l.path}`;
+}
+
 export class Listener {
-  readonly pool: ServerPool;
+  readonly addr: ListenAddr;
+  readonly key: string;
+  /** The pool new clients join; a reload may attach another one. */
+  pool: ServerPool;
   private server: net.Server | null = null;
+  /** Clients accepted here and still open. */
+  readonly clients = new Set<ClientConn>();
   /**
    * In a --workers worker the socket is bound once by the primary through node:cluster: no `exclusive` bind,
    * no unlink of the unix socket path, and the listener is not counted here (the primary counts it).
    */
   private readonly shared: boolean;
 
-  constructor(pool: ServerPool, shared = false) {
+  constructor(pool: ServerPool, shared = false, addr: ListenAddr = pool.config.listen) {
     this.pool = pool;
     this.shared = shared;
+    this.addr = addr;
+    this.key = listenKey(addr);
   }
 
-  /** Bind and listen; rejects with the bind error (start-up only). */
-  listen(): Promise<void> {
-    const pool = this.pool;
-    const cfg = pool.config;
+  /** Bind and listen, or take over an inherited listening socket (`fd`, binary upgrade); rejects with the bind error. */
+  listen(fd: number | null = null): Promise<void> {
+    const l = this.addr;
+    const backlog = this.pool.config.backlog;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(sock));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const fail = (e: Error): void => {
+        this.server = null;
+        reject(e);
+      };
+      server.once('error', fail);
       const done = (): void => {
-        server.off('error', reject);
+        server.off('error', fail);
         server.on('error', () => {});
         if (!this.shared) {
           connCounts.total++;
@@ -40,8 +61,9 @@ export class Listener {
         }
         resolve();
       };
-      const l = cfg.listen;
-      if (l.kind === 'unix') {
+      if (fd !== null) {
+        server.listen({ fd, backlog }, done);
+      } else if (l.kind === 'unix') {
         if (!this.shared) {
           try {
             fs.unlinkSync(l.path);
@@ -49,16 +71,16 @@ export class Listener {
             // no stale socket file
           }
         }
-        server.listen({ path: l.path, backlog: cfg.backlog }, () => {
+        server.listen({ path: l.path, backlog }, () => {
           try {
             if (l.perm !== 0) fs.chmodSync(l.path, l.perm);
             done();
           } catch (e) {
-            reject(e);
+            fail(e as Error);
           }
         });
       } else {
-        server.listen({ host: l.host, port: l.port, backlog: cfg.backlog, exclusive: !this.shared }, done);
+        server.listen({ host: l.host, port: l.port, backlog, exclusive: !this.shared }, done);
       }
     });
   }
@@ -67,6 +89,34 @@ export class Listener {
   port(): number {
     const a = this.server?.address();
     return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  /** The listening socket's file descriptor (handed to the new process by a binary upgrade), or -1. */
+  fd(): number {
+    const h = (this.server as unknown as { _handle: { fd?: unknown } | null } | null)?._handle;
+    return h !== null && h !== undefined && typeof h.fd === 'number' ? h.fd : -1;
+  }
+
+  /**
+   * Reload: the address now belongs to `pool`. Clients speaking the same protocol move to it; the others
+   * (the address changed from redis to memcache or back) are drained. Returns how many moved.
+   */
+  attach(pool: ServerPool): { moved: number; drained: ClientConn[] } {
+    const r: { moved: number; drained: ClientConn[] } = { moved: 0, drained: [] };
+    if (pool === this.pool) return r;
+    const same = pool.protocol.redis === this.pool.protocol.redis;
+    this.pool = pool;
+    for (const c of this.clients) {
+      if (same) {
+        c.moveTo(pool);
+        r.moved++;
+      } else {
+        c.drain();
+        r.drained.push(c);
+      }
+    }
+    if (!same) this.clients.clear();
+    return r;
   }
 
   private accept(sock: net.Socket): void {
@@ -80,15 +130,19 @@ export class Listener {
       return;
     }
     // Accepted paused: ClientConn moves the socket onto an `onread` reader before the first read.
-    const c = new ClientConn(pool, sock, nextClientId++);
+    const c = new ClientConn(pool, pool.protocol.newRequestReader(), sock, nextClientId++);
     const s = c.socket;
-    if (cfg.listen.kind === 'tcp') {
+    if (this.addr.kind === 'tcp') {
       s.setNoDelay(true);
       if (cfg.tcpkeepalive) s.setKeepAlive(true);
     }
     connCounts.total++;
     connCounts.current++;
-    s.once('close', () => connCounts.current--);
+    this.clients.add(c);
+    s.once('close', () => {
+      connCounts.current--;
+      this.clients.delete(c);
+    });
     pool.onClientOpen(c);
   }
 
@@ -103,5 +157,12 @@ export class Listener {
     if (!this.shared) connCounts.current--;
     s.close();
     return Promise.resolve();
+  }
+
+  /** Reload removed this address (or shutdown): every client stops reading, gets its owed replies, then a FIN. */
+  drainClients(): ClientConn[] {
+    const list = [...this.clients];
+    for (const c of list) c.drain();
+    return list;
   }
 }

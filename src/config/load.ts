@@ -75,6 +75,11 @@ export function compareNames(a: string, b: string): number {
 
 /** Reads and validates a config file. Throws ConfigError (code EOPEN when the file cannot be read). */
 export function loadConfig(file: string): Config {
+  return parseConfigText(readConfigText(file), file);
+}
+
+/** The text of a config file, checked to be UTF-8. Throws ConfigError (EOPEN, EYAML). */
+export function readConfigText(file: string): string {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -84,13 +89,11 @@ export function loadConfig(file: string): Config {
     const why = text === 'unknown' ? (err instanceof Error ? err.message : code) : text;
     throw new ConfigError('EOPEN', file, null, null, null, `cannot read the configuration file: ${why}`);
   }
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new ConfigError('EYAML', file, null, null, null, 'the file is not valid UTF-8 text');
   }
-  return parseConfigText(text, file);
 }
 
 /** Validates config text; `file` is only used in error messages and Config.file. Throws ConfigError. */

@@ -14,9 +14,7 @@ import { REPLY_MN, serverError } from '../protocol/memcache/replies';
 import { mergeRetrieval } from '../protocol/memcache/merge';
 import { allocMsg, type Msg } from './msg';
 import { copyBytes } from '../util/bytes';
-import type { Protocol, ReplyReader, RequestReader } from './protocol';
-import type { ClientConn } from '../client/conn';
-import type { ServerPool } from '../server/pool';
+import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
 
 const PLACEHOLDER = Buffer.from('placeholder');
 const MN_REQUEST = Buffer.from('mn\r\n');
@@ -25,11 +23,6 @@ const GETS_ = Buffer.from('gets ');
 
 class McRequestReader implements RequestReader {
   private readonly p = new McRequestParser();
-  private readonly pool: ServerPool;
-
-  constructor(pool: ServerPool) {
-    this.pool = pool;
-  }
 
   get end(): number {
     return this.p.end;
@@ -51,8 +44,9 @@ class McRequestReader implements RequestReader {
     return this.p.closeAfter;
   }
 
-  dispatch(client: ClientConn, msg: Msg, buf: Buffer, start: number, end: number): void {
+  dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void {
     const p = this.p;
+    const fw = client.forwarder;
     const cmd = p.cmd;
     msg.buf = buf;
     msg.start = start;
@@ -69,11 +63,11 @@ class McRequestReader implements RequestReader {
     }
     const row = MC_COMMANDS[cmd]!;
     if (row.keyless) {
-      this.pool.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
+      fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
       return;
     }
     if (row.isRetrieval && p.nkeys > 1) {
-      this.fragment(msg, buf, cmd === MC_GETS ? GETS_ : GET_);
+      this.fragment(fw, msg, buf, cmd === MC_GETS ? GETS_ : GET_);
       return;
     }
     if (p.noreply) msg.expectReply = false;
@@ -81,22 +75,23 @@ class McRequestReader implements RequestReader {
       msg.suffix = MN_REQUEST;
       msg.quiet = true;
     }
-    this.pool.forward(msg, buf, p.keys[0] as number, p.keys[1] as number);
+    fw.forward(msg, buf, p.keys[0] as number, p.keys[1] as number);
   }
 
   /** `get k1 k2 k3` ─► `get k1 k3\r\n` to one server, `get k2\r\n` to another, in server order. */
-  private fragment(parent: Msg, buf: Buffer, verb: Buffer): void {
+  private fragment(fw: Forwarder, parent: Msg, buf: Buffer, verb: Buffer): void {
     const p = this.p;
-    const pool = this.pool;
+    const table = fw.table();
     const keys = p.keys;
     const nkeys = p.nkeys;
-    pool.scratch.reset();
-    const { count, size, fragOf } = pool.scratch;
+    const scratch = table.scratch;
+    scratch.reset();
+    const { count, size, fragOf } = scratch;
     const keyFrag = new Array<number>(nkeys);
     for (let i = 0; i < nkeys; i++) {
-      const idx = pool.route(buf, keys[2 * i] as number, keys[2 * i + 1] as number);
+      const idx = table.route(buf, keys[2 * i] as number, keys[2 * i + 1] as number);
       if (idx < 0) {
-        pool.failMsg(parent, 'Connection refused');
+        fw.failMsg(parent, 'Connection refused');
         return;
       }
       keyFrag[i] = idx;
@@ -116,7 +111,6 @@ class McRequestReader implements RequestReader {
       f.cmd = parent.cmd;
       f.buf = fb;
       f.end = fb.length;
-      f.server = s;
       frags.push(f);
     }
     for (let i = 0; i < nkeys; i++) {
@@ -136,8 +130,14 @@ class McRequestReader implements RequestReader {
     parent.pending = frags.length;
     // Keep the client's key offsets for the merge (the parser's array is reused).
     parent.fragOffsets = keys.slice(0, 2 * nkeys);
-    pool.stats.fragments += frags.length;
-    for (const f of frags) pool.send(f.server, f, f.buf);
+    fw.stats.fragments += frags.length;
+    // In target order, as the fragments were built.
+    let fi = 0;
+    for (let s = 0; s < count.length; s++) {
+      if (count[s] === 0) continue;
+      const f = frags[fi++] as Msg;
+      fw.send(table.target(s), f, f.buf);
+    }
   }
 }
 
@@ -219,7 +219,7 @@ function merge(parent: Msg): void {
 
 export const memcacheProtocol: Protocol = {
   redis: false,
-  newRequestReader: (pool) => new McRequestReader(pool),
+  newRequestReader: () => new McRequestReader(),
   newReplyReader: () => new McReplyReader(),
   errorReply: (text) => serverError(text),
   handshake: () => [],

@@ -31,8 +31,6 @@ export class Msg {
   closeAfter = false;
   /** Deadline on the performance.now() clock (ms); 0 = none. */
   deadline = 0;
-  /** Server index this request (or fragment) was routed to. */
-  server = -1;
 
   // fragments: a parent has frags; each frag points back to its parent
   parent: Msg | null = null;
@@ -64,7 +62,6 @@ export class Msg {
     this.done = false;
     this.closeAfter = false;
     this.deadline = 0;
-    this.server = -1;
     this.parent = null;
     this.frags = null;
     this.pending = 0;

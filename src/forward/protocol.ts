@@ -1,10 +1,89 @@
-// The seam between the generic connection code (client/, server/) and one wire protocol
-// (forward/redis.ts, forward/memcache.ts): per-connection readers that own a typed parser.
+// The seams of the data path, as narrow interfaces: the wire protocols (forward/redis.ts,
+// forward/memcache.ts) see a client as a Session and its pool as a Forwarder; a server connection
+// sees the pool only as a Completer. No concrete connection or pool class is imported across them,
+// so client/, forward/, route/ and server/ form no import circle (test/unit/imports.test.ts).
+//
+//   client/conn (Session) ─► RequestReader.dispatch ─► Forwarder (server/pool): route in the current table, send
+//   server/conn ─► ReplyReader ─► Completer (server/pool): finish (merge fragments) ─► Session.onMsgDone
 
 import type { ParseStatus } from '../protocol/parse';
-import type { Msg } from './msg';
-import type { ClientConn } from '../client/conn';
-import type { ServerPool } from '../server/pool';
+import type { PoolConfig } from '../config/types';
+import type { PoolStats } from '../stats/counters';
+import type { Msg, MsgOwner } from './msg';
+
+/** A backend as the forwarding code sees it: where a request or fragment is queued (server/backend implements it). */
+export interface Target {
+  readonly name: string;
+}
+
+/** Per-target scratch for splitting one multi-key request (used synchronously; sized by its routing table). */
+export class FragScratch {
+  /** Keys per target. */
+  readonly count: Int32Array;
+  /** Fragment size per target, then its write cursor. */
+  readonly size: Float64Array;
+  /** Target index to fragment number. */
+  readonly fragOf: Int32Array;
+
+  constructor(n: number) {
+    this.count = new Int32Array(n);
+    this.size = new Float64Array(n);
+    this.fragOf = new Int32Array(n);
+  }
+
+  /** Zero the counts and sizes before splitting a request (a loop: fill() is a runtime call, dear for a handful of servers). */
+  reset(): void {
+    const count = this.count;
+    const size = this.size;
+    for (let s = 0; s < count.length; s++) {
+      count[s] = 0;
+      size[s] = 0;
+    }
+  }
+}
+
+/** One routing table, read once per request (a reload, an ejection or a failover publishes a new one). */
+export interface RouteView {
+  /** Index of the target for the key buf[start, end), or -1 when no target is live. */
+  route(buf: Buffer, start: number, end: number): number;
+  target(index: number): Target;
+  readonly scratch: FragScratch;
+}
+
+/** The pool a client's requests go to, as the protocol code sees it. */
+export interface Forwarder {
+  readonly config: PoolConfig;
+  readonly stats: PoolStats;
+  /** redis_auth as bytes, compared with client AUTH arguments. */
+  readonly authBuf: Buffer | null;
+  readonly clientCount: number;
+  /** The routing table in force now. */
+  table(): RouteView;
+  /** Route by key in the current table and queue the request's own bytes (zero copy); errors complete it at once. */
+  forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void;
+  /** Queue a request (or fragment) on a target of the table it was routed with. */
+  send(target: Target, msg: Msg, bytes: Buffer): void;
+  /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`). */
+  failMsg(msg: Msg, text: string): void;
+}
+
+/** A client connection as the protocol code sees it. */
+export interface Session extends MsgOwner {
+  readonly id: number;
+  /** Per-connection protocol state (redis AUTH, CLIENT SETNAME). */
+  authed: boolean;
+  name: Buffer | null;
+  /** Where this client's requests go now: a reload that moves the client's listener moves this too. */
+  readonly forwarder: Forwarder;
+  /** QUIT: nothing more is read; the connection closes once earlier replies are out. */
+  quit(msg: Msg): void;
+}
+
+/** Where a server connection hands a request whose reply (or failure) came. */
+export interface Completer {
+  finish(msg: Msg): void;
+  failMsg(msg: Msg, text: string): void;
+}
 
 /** Reads requests on one client connection and forwards or answers each one. */
 export interface RequestReader {
@@ -14,7 +93,7 @@ export interface RequestReader {
   /** After AGAIN: bytes needed from the request start. */
   readonly need: number;
   /** After OK: answer locally, or route and queue to servers. The msg is already in the client FIFO. */
-  dispatch(client: ClientConn, msg: Msg, buf: Buffer, start: number, end: number): void;
+  dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void;
   /** After ERROR: the reply that tells the client what was wrong, and whether the stream is lost. */
   errorReply(): Buffer;
   errorCloses(): boolean;
@@ -39,12 +118,12 @@ export interface ReplyReader {
 
 export interface Protocol {
   readonly redis: boolean;
-  newRequestReader(pool: ServerPool): RequestReader;
+  newRequestReader(): RequestReader;
   newReplyReader(): ReplyReader;
   /** Error reply for a failed request: `-ERR <text>` or `SERVER_ERROR <text>`. */
   errorReply(text: string): Buffer;
   /** Internal requests sent first on every new server connection (AUTH, SELECT). */
-  handshake(pool: ServerPool): Buffer[];
+  handshake(config: PoolConfig): Buffer[];
   /** All fragments of parent are done: build parent.reply. */
   merge(parent: Msg): void;
 }

@@ -22,9 +22,7 @@ import {
 } from '../protocol/redis/replies';
 import { COMMANDS, checkArity, CmdKind, MergeKind } from '../protocol/redis/commands';
 import { allocMsg, type Msg } from './msg';
-import type { Protocol, ReplyReader, RequestReader } from './protocol';
-import type { ClientConn } from '../client/conn';
-import type { ServerPool } from '../server/pool';
+import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
@@ -57,11 +55,6 @@ function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
 
 class RedisRequestReader implements RequestReader {
   private readonly p = new RedisRequestParser();
-  private readonly pool: ServerPool;
-
-  constructor(pool: ServerPool) {
-    this.pool = pool;
-  }
 
   get end(): number {
     return this.p.end;
@@ -83,8 +76,9 @@ class RedisRequestReader implements RequestReader {
     return true;
   }
 
-  dispatch(client: ClientConn, msg: Msg, buf: Buffer, start: number, end: number): void {
+  dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void {
     const p = this.p;
+    const fw = client.forwarder;
     msg.buf = buf;
     msg.start = start;
     msg.end = end;
@@ -105,16 +99,16 @@ class RedisRequestReader implements RequestReader {
     switch (row.kind) {
       case CmdKind.SINGLE: {
         const k = 2 * (row.firstKey - 1);
-        this.pool.forward(msg, buf, p.args[k] as number, p.args[k + 1] as number);
+        fw.forward(msg, buf, p.args[k] as number, p.args[k + 1] as number);
         return;
       }
       case CmdKind.MULTI_KEY:
-        if (narg === 2) this.pool.forward(msg, buf, p.args[0] as number, p.args[1] as number);
-        else this.fragment(msg, buf, 1);
+        if (narg === 2) fw.forward(msg, buf, p.args[0] as number, p.args[1] as number);
+        else this.fragment(fw, msg, buf, 1);
         return;
       case CmdKind.MSET:
-        if (narg === 3) this.pool.forward(msg, buf, p.args[0] as number, p.args[1] as number);
-        else this.fragment(msg, buf, 2);
+        if (narg === 3) fw.forward(msg, buf, p.args[0] as number, p.args[1] as number);
+        else this.fragment(fw, msg, buf, 2);
         return;
       case CmdKind.EVAL: {
         const numkeys = parseUnsigned(buf, p.args[2] as number, p.args[3] as number);
@@ -122,16 +116,16 @@ class RedisRequestReader implements RequestReader {
           return local(msg, errorReply(`ERR '${row.name}' without keys cannot be routed by nutmeg: numkeys must be at least 1`));
         }
         if (numkeys > narg - 3) return local(msg, errorReply("ERR Number of keys can't be greater than number of args"));
-        this.pool.forward(msg, buf, p.args[4] as number, p.args[5] as number);
+        fw.forward(msg, buf, p.args[4] as number, p.args[5] as number);
         return;
       }
       case CmdKind.KEYLESS:
-        this.pool.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
+        fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
         return;
       case CmdKind.UNSUPPORTED:
         return local(msg, errorReply(`ERR '${row.name}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
       case CmdKind.LOCAL:
-        this.local(client, msg, buf, row.name);
+        this.local(client, fw, msg, buf, row.name);
         return;
       default:
         return local(msg, errorReply(`ERR '${row.name}' is not supported by nutmeg`));
@@ -139,7 +133,7 @@ class RedisRequestReader implements RequestReader {
   }
 
   /** Commands the proxy answers itself: PING, QUIT, AUTH, ECHO, SELECT, HELLO, CLIENT, INFO. */
-  private local(client: ClientConn, msg: Msg, buf: Buffer, name: string): void {
+  private local(client: Session, fw: Forwarder, msg: Msg, buf: Buffer, name: string): void {
     const p = this.p;
     const narg = p.narg;
     switch (name) {
@@ -155,10 +149,10 @@ class RedisRequestReader implements RequestReader {
         // AUTH <password> or AUTH default <password>: one password per pool.
         const i = narg === 2 ? 0 : 2;
         if (narg === 3 && !equalsLower(buf, p.args[0] as number, p.args[1] as number, 'default')) {
-          client.authed = this.pool.config.redisAuth === null;
+          client.authed = fw.config.redisAuth === null;
           return local(msg, errorReply('WRONGPASS invalid username-password pair or user is disabled.'));
         }
-        return local(msg, this.auth(client, buf, p.args[i] as number, p.args[i + 1] as number));
+        return local(msg, this.auth(client, fw, buf, p.args[i] as number, p.args[i + 1] as number));
       }
       case 'select': {
         const db = parseUnsigned(buf, p.args[0] as number, p.args[1] as number);
@@ -166,18 +160,18 @@ class RedisRequestReader implements RequestReader {
         return local(msg, quotedError(`ERR SELECT ${arg(p, 1, buf)} is not supported by nutmeg: a pool serves database 0 (the servers' redis_db)`));
       }
       case 'hello':
-        return this.hello(client, msg, buf);
+        return this.hello(client, fw, msg, buf);
       case 'client':
         return this.client(client, msg, buf);
       case 'info':
-        return local(msg, bulkReply(info(this.pool)));
+        return local(msg, bulkReply(info(fw)));
       default:
         return local(msg, errorReply(`ERR '${name}' is not supported by nutmeg`));
     }
   }
 
-  private auth(client: ClientConn, buf: Buffer, s: number, e: number): Buffer {
-    const want = this.pool.authBuf;
+  private auth(client: Session, fw: Forwarder, buf: Buffer, s: number, e: number): Buffer {
+    const want = fw.authBuf;
     if (want === null) return NO_PASSWORD;
     if (rangeEquals(buf, s, e, want, 0, want.length)) {
       client.authed = true;
@@ -188,7 +182,7 @@ class RedisRequestReader implements RequestReader {
   }
 
   /** HELLO [2 [AUTH user pass] [SETNAME name]]: RESP2 only; RESP3 is refused as Redis refuses unknown versions. */
-  private hello(client: ClientConn, msg: Msg, buf: Buffer): void {
+  private hello(client: Session, fw: Forwarder, msg: Msg, buf: Buffer): void {
     const p = this.p;
     const narg = p.narg;
     if (narg >= 2) {
@@ -199,7 +193,7 @@ class RedisRequestReader implements RequestReader {
       const s = p.args[2 * (i - 1)] as number;
       const e = p.args[2 * (i - 1) + 1] as number;
       if (equalsLower(buf, s, e, 'auth') && i + 2 < narg) {
-        const r = this.auth(client, buf, p.args[2 * (i + 1)] as number, p.args[2 * (i + 1) + 1] as number);
+        const r = this.auth(client, fw, buf, p.args[2 * (i + 1)] as number, p.args[2 * (i + 1) + 1] as number);
         if (r !== OK_REPLY) return local(msg, r);
         i += 2;
       } else if (equalsLower(buf, s, e, 'setname') && i + 1 < narg) {
@@ -224,7 +218,7 @@ class RedisRequestReader implements RequestReader {
   }
 
   /** CLIENT SETNAME/GETNAME/ID/SETINFO/INFO answered for this client connection; the rest is refused. */
-  private client(client: ClientConn, msg: Msg, buf: Buffer): void {
+  private client(client: Session, msg: Msg, buf: Buffer): void {
     const p = this.p;
     const s = p.args[0] as number;
     const e = p.args[1] as number;
@@ -251,21 +245,22 @@ class RedisRequestReader implements RequestReader {
    * client sent them (`$<len>\r\n<key>\r\n`, and the value for MSET): one contiguous span per key
    * in the request, copied as is, in key order.
    */
-  private fragment(parent: Msg, buf: Buffer, step: number): void {
+  private fragment(fw: Forwarder, parent: Msg, buf: Buffer, step: number): void {
     const p = this.p;
-    const pool = this.pool;
+    const table = fw.table();
     const args = p.args;
     const nkeys = (p.narg - 1) / step;
-    pool.scratch.reset();
-    const { count, size, fragOf } = pool.scratch;
+    const scratch = table.scratch;
+    scratch.reset();
+    const { count, size, fragOf } = scratch;
     const nsrv = count.length;
     const keyFrag = new Array<number>(nkeys);
     const last = 2 * step - 1;
     for (let i = 0; i < nkeys; i++) {
       const a = 2 * i * step;
-      const idx = pool.route(buf, args[a] as number, args[a + 1] as number);
+      const idx = table.route(buf, args[a] as number, args[a + 1] as number);
       if (idx < 0) {
-        pool.failMsg(parent, 'Connection refused');
+        fw.failMsg(parent, 'Connection refused');
         return;
       }
       keyFrag[i] = idx;
@@ -306,12 +301,12 @@ class RedisRequestReader implements RequestReader {
     parent.frags = frags;
     parent.keyFrag = keyFrag;
     parent.pending = frags.length;
-    pool.stats.fragments += frags.length;
+    fw.stats.fragments += frags.length;
     let fi = 0;
     for (let s = 0; s < nsrv; s++) {
       if (count[s] === 0) continue;
       const f = frags[fi++] as Msg;
-      pool.send(s, f, f.buf);
+      fw.send(table.target(s), f, f.buf);
     }
   }
 }
@@ -328,7 +323,7 @@ function local(msg: Msg, reply: Buffer): void {
   msg.done = true;
 }
 
-function info(pool: ServerPool): string {
+function info(fw: Forwarder): string {
   return (
     '# Server\r\n' +
     'redis_version:7.0.0\r\n' +
@@ -337,7 +332,7 @@ function info(pool: ServerPool): string {
     `process_id:${process.pid}\r\n` +
     `uptime_in_seconds:${Math.floor(process.uptime())}\r\n` +
     '\r\n# Clients\r\n' +
-    `connected_clients:${pool.clients.size}\r\n` +
+    `connected_clients:${fw.clientCount}\r\n` +
     '\r\n# Persistence\r\n' +
     'loading:0\r\n' +
     '\r\n# Replication\r\n' +
@@ -457,12 +452,11 @@ function merge(parent: Msg): void {
 
 export const redisProtocol: Protocol = {
   redis: true,
-  newRequestReader: (pool) => new RedisRequestReader(pool),
+  newRequestReader: () => new RedisRequestReader(),
   newReplyReader: () => new RedisReplyReader(),
   errorReply: (text) => errorReply(`ERR ${text}`),
-  handshake(pool) {
+  handshake(cfg) {
     const out: Buffer[] = [];
-    const cfg = pool.config;
     if (cfg.redisAuth !== null) {
       const pw = Buffer.from(cfg.redisAuth);
       out.push(Buffer.concat([Buffer.from(`*2\r\n$4\r\nAUTH\r\n$${pw.length}\r\n`), pw, Buffer.from('\r\n')]));

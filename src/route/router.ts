@@ -3,7 +3,8 @@
 //
 //   key buf[start..end) --hash_tag--> tag range --hash--> uint32 --distribution--> server index | -1
 //
-// Everything that depends on configuration is fixed at construction; route() allocates nothing.
+// Everything that depends on configuration (and the live set) is fixed at construction: a change builds a new
+// Router (route/table.ts). route() allocates nothing.
 
 import { type DistName, type DistServer, type Distribution, createDistribution } from './dist/index';
 import { TAG, hashTagRange } from './hash-tag';
@@ -25,9 +26,10 @@ export class Router {
   /** Hash-tag delimiters, or -1 when the pool has no hash tag. */
   private readonly tagLeft: number;
   private readonly tagRight: number;
-  private liveCount: number;
+  private readonly liveCount: number;
 
-  constructor(opts: RouterOptions) {
+  /** `live`: which servers the distribution is built over (default: all). */
+  constructor(opts: RouterOptions, live: readonly boolean[] | null = null) {
     this.hashFn = HASHES[opts.hash];
     this.dist = createDistribution(opts.distribution);
     this.servers = opts.servers.map((s, index) => ({ name: s.name, weight: s.weight, index }));
@@ -35,15 +37,9 @@ export class Router {
     if (tag !== null && tag.length !== 2) throw new RangeError('hash tag must be exactly 2 bytes');
     this.tagLeft = tag === null ? -1 : tag[0]!;
     this.tagRight = tag === null ? -1 : tag[1]!;
-    this.liveCount = this.servers.length;
-    this.dist.build(this.servers);
-  }
-
-  /** Rebuilds the distribution over the servers whose liveMask entry is true; indices stay those of the full list. */
-  rebuild(liveMask: readonly boolean[]): void {
-    const live = this.servers.filter((s) => liveMask[s.index] === true);
-    this.liveCount = live.length;
-    this.dist.build(live);
+    const over = live === null ? this.servers : this.servers.filter((s) => live[s.index] === true);
+    this.liveCount = over.length;
+    if (over.length > 0) this.dist.build(over);
   }
 
   /**

@@ -22,10 +22,39 @@ import { Input } from '../util/input';
 import { onreadOption } from '../util/socket';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
-import { connCounts } from '../stats/counters';
-import { freeMsg, type Msg } from '../forward/msg';
-import type { ReplyReader } from '../forward/protocol';
-import type { Server, ServerPool } from './pool';
+import { connCounts, type ServerStats } from '../stats/counters';
+import { allocMsg, freeMsg, type Msg } from '../forward/msg';
+import type { Completer, ReplyReader } from '../forward/protocol';
+
+/** Where a backend is reached: replaced whole when it moves (reload, failover); a connection keeps the one it dialled. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly unixPath: string | null;
+  /** host:port or the socket path, for logs and stats. */
+  readonly address: string;
+}
+
+/** What a connection needs from the backend it belongs to (server/backend.ts): no pool, no client. */
+export interface ConnOwner {
+  /** The backend's identity (its name), for logs. */
+  readonly name: string;
+  readonly stats: ServerStats;
+  readonly completer: Completer;
+  /** AUTH / SELECT sent first on every new connection, with their names for the log. */
+  readonly handshake: readonly Buffer[];
+  readonly handshakeNames: readonly string[];
+  /** ms for connect + reply of the handshake, 0 = none (the pool's timeout). */
+  readonly timeout: number;
+  newReplyReader(): ReplyReader;
+  onSuccess(): void;
+  onTransientFailure(): void;
+  onConnFailure(): void;
+  /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
+  onHandshakeError(name: string, text: string): void;
+  /** A connection retired by a reload or a move emptied its FIFO and closed. */
+  onRetired(conn: ServerConn): void;
+}
 
 const enum State {
   IDLE,
@@ -34,8 +63,11 @@ const enum State {
 }
 
 export class ServerConn {
-  readonly server: Server;
-  readonly pool: ServerPool;
+  readonly owner: ConnOwner;
+  /** The owner's completer, read once: a backend belongs to one pool for its whole life. */
+  private readonly completer: Completer;
+  /** The address this connection dials (the backend's endpoint when the connection was made). */
+  readonly endpoint: Endpoint;
   private socket: net.Socket | null = null;
   private state = State.IDLE;
   /** Replaced whole on teardown (never drained in place: see the header). */
@@ -50,11 +82,14 @@ export class ServerConn {
   unsentBytes = 0;
   /** Bytes of every request awaiting its reply, unsent ones included (out_queue_bytes + in_queue_bytes). */
   inflightBytes = 0;
+  /** Retired (its backend was removed or moved): no new requests; closes when its FIFO is empty or at this time (performance.now() ms). */
+  retireAt = 0;
 
-  constructor(server: Server) {
-    this.server = server;
-    this.pool = server.pool;
-    this.reader = this.pool.protocol.newReplyReader();
+  constructor(owner: ConnOwner, endpoint: Endpoint) {
+    this.owner = owner;
+    this.completer = owner.completer;
+    this.endpoint = endpoint;
+    this.reader = owner.newReplyReader();
     this.out.gather = true;
     this.out.onFlush = () => {
       this.unsent = 0;
@@ -78,7 +113,7 @@ export class ServerConn {
   /** Queue one request (or fragment) with the pool's timeout (ms, 0 = none); its reply will complete it. */
   enqueue(msg: Msg, bytes: Buffer, timeout: number): void {
     if (this.state === State.IDLE) this.connect();
-    const st = this.server.stats;
+    const st = this.owner.stats;
     // One clock read per request serves both the latency histogram and the deadline.
     const t = performance.now();
     msg.queuedAt = t;
@@ -98,25 +133,29 @@ export class ServerConn {
   }
 
   connect(): void {
-    const srv = this.server;
+    const ep = this.endpoint;
+    const owner = this.owner;
     this.state = State.CONNECTING;
     const gen = this.gen;
     const onread = onreadOption((chunk: Buffer) => {
       if (gen === this.gen) this.onData(chunk);
     }, this.input);
-    const sock =
-      srv.unixPath !== null ? net.connect({ path: srv.unixPath, onread }) : net.connect({ host: srv.host, port: srv.port, onread });
+    const sock = ep.unixPath !== null ? net.connect({ path: ep.unixPath, onread }) : net.connect({ host: ep.host, port: ep.port, onread });
     this.socket = sock;
     this.out.socket = sock;
     this.out.ready = false;
     connCounts.total++;
     connCounts.current++;
-    if (srv.unixPath === null) sock.setNoDelay(true);
+    if (ep.unixPath === null) sock.setNoDelay(true);
     // AUTH then SELECT go first on every new connection (twemproxy sends SELECT first: a bug).
     // enqueue() calls connect() before queueing, so the FIFO and outbox are empty here.
-    const hs = this.pool.handshake;
+    const hs = owner.handshake;
     for (let i = 0; i < hs.length; i++) {
-      const m = this.pool.internalMsg();
+      // An internal request: its reply is dropped (an error is logged); it times out like any request.
+      const m = allocMsg();
+      m.swallow = true;
+      m.cmd = i;
+      m.deadline = owner.timeout > 0 ? performance.now() + owner.timeout : 0;
       const b = hs[i] as Buffer;
       m.end = b.length;
       this.inflight.push(m);
@@ -134,7 +173,7 @@ export class ServerConn {
   private onConnect(): void {
     if (this.socket === null) return;
     this.state = State.CONNECTED;
-    this.server.stats.serverConnections++;
+    this.owner.stats.serverConnections++;
     this.out.markReady();
   }
 
@@ -145,7 +184,8 @@ export class ServerConn {
     const gen = this.gen;
     const reader = this.reader;
     const fifo = this.inflight;
-    const st = this.server.stats;
+    const owner = this.owner;
+    const st = owner.stats;
     let pos = 0;
     const len = buf.length;
     while (pos < len) {
@@ -162,15 +202,16 @@ export class ServerConn {
         fifo.shift();
         this.inflightBytes -= head.end - head.start;
         if (head.swallow) {
+          if (buf[pos] === 0x2d) this.handshakeError(head.cmd, buf, pos, end);
           freeMsg(head);
         } else {
           st.responses++;
           st.latency.observe(performance.now() - head.queuedAt);
           st.responseBytes += end - pos;
           const good = reader.complete(head, buf, pos, end);
-          if (good) this.server.onSuccess();
-          else this.server.onTransientFailure();
-          this.pool.finish(head);
+          if (good) owner.onSuccess();
+          else owner.onTransientFailure();
+          this.completer.finish(head);
           // Completions do not re-enter this connection (see the header); if one ever did fail it, stop here.
           if (gen !== this.gen) return;
         }
@@ -184,18 +225,53 @@ export class ServerConn {
       }
     }
     this.input.clear();
+    if (this.retireAt !== 0 && fifo.length === 0) this.retireNow();
+  }
+
+  private handshakeError(i: number, buf: Buffer, start: number, end: number): void {
+    const names = this.owner.handshakeNames;
+    const text = buf.toString('latin1', start + 1, Math.min(end - 2, start + 201));
+    this.owner.onHandshakeError(names[i] ?? 'handshake', text);
+  }
+
+  /**
+   * Retire: take no new requests (the backend already dropped this connection), close once every
+   * request it holds has its reply, or at `deadline` (performance.now() ms) anyway. The caller ticks
+   * checkRetired() until it returns true.
+   */
+  retire(deadline: number): void {
+    this.retireAt = deadline;
+    if (this.inflight.length === 0) this.retireNow();
+  }
+
+  /** For the retirement ticker: timeouts as usual, and the deadline; true once closed. */
+  checkRetired(now: number): boolean {
+    if (this.socket === null) return true;
+    if (this.inflight.length === 0) {
+      this.retireNow();
+      return true;
+    }
+    this.checkTimeout(now);
+    if (this.socket !== null && now >= this.retireAt) this.fail('ETIMEDOUT');
+    return this.socket === null;
+  }
+
+  private retireNow(): void {
+    if (this.socket !== null) this.shutdown();
+    this.owner.onRetired(this);
   }
 
   /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
   fail(code: string): void {
     if (this.socket === null) return;
-    const st = this.server.stats;
+    const st = this.owner.stats;
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;
     const taken = this.detach(true);
-    failAll(this.pool, taken, strerror(code === 'EOF' ? '' : code));
-    this.server.onConnFailure();
+    failAll(this.completer, taken, strerror(code === 'EOF' ? '' : code));
+    if (this.retireAt === 0) this.owner.onConnFailure();
+    else this.owner.onRetired(this);
   }
 
   /** preconnect: open the connection now if it is not open or opening. */
@@ -206,7 +282,7 @@ export class ServerConn {
   /** Shutdown: close without counting a failure; waiting requests get an error reply. */
   shutdown(): void {
     if (this.socket === null) return;
-    failAll(this.pool, this.detach(false), 'Connection reset by peer');
+    failAll(this.completer, this.detach(false), 'Connection reset by peer');
   }
 
   /**
@@ -224,7 +300,7 @@ export class ServerConn {
     if (abort) sock.destroy();
     else sock.end();
     connCounts.current--;
-    if (this.state === State.CONNECTED) this.server.stats.serverConnections--;
+    if (this.state === State.CONNECTED) this.owner.stats.serverConnections--;
     this.state = State.IDLE;
     this.reader.reset();
     this.input.clear();
@@ -244,11 +320,11 @@ export class ServerConn {
 }
 
 /** Step two of a teardown: every request of a detached FIFO gets `text` as its error (internal ones are dropped). */
-function failAll(pool: ServerPool, fifo: Ring<Msg>, text: string): void {
+function failAll(completer: Completer, fifo: Ring<Msg>, text: string): void {
   let m = fifo.shift();
   while (m !== undefined) {
     if (m.swallow) freeMsg(m);
-    else pool.failMsg(m, text);
+    else completer.failMsg(m, text);
     m = fifo.shift();
   }
 }

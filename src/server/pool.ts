@@ -1,176 +1,117 @@
-// Server pool: the servers of one YAML pool, the distribution over the live ones, and the
-// ejection clock. Everything routed by a client of this pool goes through route() and send().
+// Server pool: one YAML pool as the data path sees it: its backends by name, the routing table in
+// force, the ejection clock, its clients and counters. Everything a client of this pool routes goes
+// through table(), forward() and send(); every reply comes back through finish().
 //
-//   key ─► router (hash tag, hash, distribution over live servers) ─► server ─► conn (round robin)
+//   key ─► table() (the current RoutingTable, read once per request) ─► backend ─► conn (round robin)
 //   failures ─► failure_count ≥ server_failure_limit ─► ejected until now + server_retry_timeout
+//              ─► a new table without it (and one with it again when its retry time comes)
+//   reload ─► reconfigure(): backends kept by name (connections, counters and ejection kept when the
+//              address and handshake are the same), new ones added, removed ones retired; a new table
 
 import type { PoolConfig, ServerConfig } from '../config/types';
-import { Router } from '../route/router';
-import { PoolStats, ServerStats } from '../stats/counters';
-import { ServerConn } from './conn';
-import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Protocol } from '../forward/protocol';
-import type { ClientConn } from '../client/conn';
+import { RoutingTable, type TableEntry } from '../route/table';
+import { PoolStats } from '../stats/counters';
+import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
+import { freeMsg, type Msg } from '../forward/msg';
+import type { Completer, Forwarder, Protocol, ReplyReader, Target } from '../forward/protocol';
 import { onTick } from '../util/clock';
+import { log } from '../util/log';
 
-export class Server {
-  readonly pool: ServerPool;
-  readonly index: number;
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly unixPath: string | null;
-  readonly weight: number;
-  readonly stats = new ServerStats();
-  readonly conns: ServerConn[] = [];
-  private rr = 0;
-  failureCount = 0;
-  /** ms since epoch when an ejected server is tried again; 0 = live. */
-  nextRetry = 0;
-
-  constructor(pool: ServerPool, index: number, cfg: ServerConfig) {
-    this.pool = pool;
-    this.index = index;
-    this.name = cfg.name;
-    this.host = cfg.host;
-    this.port = cfg.port;
-    this.unixPath = cfg.unixPath;
-    this.weight = cfg.weight;
-  }
-
-  /** Connections are made on demand up to server_connections, then used round robin. */
-  conn(): ServerConn {
-    const conns = this.conns;
-    const max = this.pool.config.serverConnections;
-    if (conns.length < max) {
-      const c = new ServerConn(this);
-      conns.push(c);
-      return c;
-    }
-    if (max === 1) return conns[0] as ServerConn;
-    this.rr = (this.rr + 1) % max;
-    return conns[this.rr] as ServerConn;
-  }
-
-  /** Derive the queue gauges (in_queue, out_queue and their bytes) from the connections, when stats are read. */
-  refreshQueueGauges(): void {
-    let inq = 0;
-    let inb = 0;
-    let outq = 0;
-    let outb = 0;
-    for (const c of this.conns) {
-      inq += c.unsent;
-      inb += c.unsentBytes;
-      outq += c.sent;
-      outb += c.inflightBytes - c.unsentBytes;
-    }
-    const st = this.stats;
-    st.inQueue = inq;
-    st.inQueueBytes = inb;
-    st.outQueue = outq;
-    st.outQueueBytes = outb;
-  }
-
-  onSuccess(): void {
-    this.failureCount = 0;
-  }
-
-  onConnFailure(): void {
-    this.pool.onServerFailure(this);
-  }
-
-  /** -OOM/-BUSY/-LOADING: relayed to the client, but a failure of this server all the same. */
-  onTransientFailure(): void {
-    this.pool.onServerFailure(this);
-  }
+/** A client connection as the pool sees it (client/conn implements it). */
+export interface PoolClient {
+  /** Requests waiting for replies. */
+  readonly pending: number;
+  /** Reply bytes not yet handed to the kernel. */
+  readonly unflushed: number;
+  /** Stop reading; close with a FIN once the owed replies are written. */
+  drain(): void;
+  /** Close now, with a FIN. */
+  endNow(): void;
 }
 
-/** Per-server scratch for splitting one multi-key request (used synchronously, shared by the pool's clients). */
-export class FragScratch {
-  /** Keys per server. */
-  readonly count: Int32Array;
-  /** Fragment size per server, then its write cursor. */
-  readonly size: Float64Array;
-  /** Server index to fragment number. */
-  readonly fragOf: Int32Array;
-
-  constructor(n: number) {
-    this.count = new Int32Array(n);
-    this.size = new Float64Array(n);
-    this.fragOf = new Int32Array(n);
-  }
-
-  /** Zero the counts and sizes before splitting a request (a loop: fill() is a runtime call, dear for a handful of servers). */
-  reset(): void {
-    const count = this.count;
-    const size = this.size;
-    for (let s = 0; s < count.length; s++) {
-      count[s] = 0;
-      size[s] = 0;
-    }
-  }
+/** What changed in a pool's servers by reconfigure(), for the reload log line. */
+export interface ServerChanges {
+  added: number;
+  removed: number;
+  moved: number;
 }
 
-export class ServerPool {
-  readonly config: PoolConfig;
+export class ServerPool implements Forwarder, Completer, BackendHost {
+  config: PoolConfig;
   readonly protocol: Protocol;
-  readonly servers: Server[];
   readonly stats = new PoolStats();
-  readonly scratch: FragScratch;
-  readonly handshake: Buffer[];
   /** redis_auth as bytes, compared with client AUTH arguments. */
-  readonly authBuf: Buffer | null;
-  private readonly router: Router;
-  private readonly live: boolean[];
-  /** Earliest nextRetry among ejected servers; 0 = none ejected. */
+  authBuf: Buffer | null = null;
+  handshake: Buffer[] = [];
+  handshakeNames: string[] = [];
+  /** How long a retired server connection may keep its requests (reload_drain). */
+  drainMs: number;
+  private current: RoutingTable<Backend>;
+  private readonly backends = new Map<string, Backend>();
+  /** Earliest nextRetry among ejected backends; 0 = none ejected. */
   private retryAt = 0;
-  private nlive: number;
-  readonly clients = new Set<ClientConn>();
-  private readonly timeout: number;
+  readonly clients = new Set<PoolClient>();
+  private untick: (() => void) | null = null;
 
-  constructor(config: PoolConfig, protocol: Protocol) {
+  constructor(config: PoolConfig, protocol: Protocol, drainMs = 3000) {
     this.config = config;
     this.protocol = protocol;
-    this.servers = config.servers.map((s, i) => new Server(this, i, s));
-    this.router = new Router({
-      hash: config.hash,
-      distribution: config.distribution,
-      hashTag: config.hashTag,
-      servers: config.servers.map((s) => ({ name: s.name, weight: s.weight })),
-    });
-    this.scratch = new FragScratch(this.servers.length);
-    this.live = this.servers.map(() => true);
-    this.nlive = this.servers.length;
-    this.router.rebuild(this.live);
-    this.handshake = protocol.handshake(this);
-    this.authBuf = config.redisAuth === null ? null : Buffer.from(config.redisAuth);
-    this.timeout = config.timeout > 0 ? config.timeout : 0;
-    if (this.timeout > 0) onTick((now) => this.checkTimeouts(now));
+    this.drainMs = drainMs;
+    this.applySettings(config);
+    for (const s of config.servers) this.backends.set(s.name, new Backend(this, s.name, endpointOf(s.host, s.port, s.unixPath)));
+    this.current = this.buildTable(config, null);
+    this.armTick();
   }
 
-  /** Server index for a key, or -1 when every server is ejected. */
-  route(buf: Buffer, start: number, end: number): number {
+  // --- BackendHost: the settings in force now
+  get completer(): Completer {
+    return this;
+  }
+
+  get serverConnections(): number {
+    return this.config.serverConnections;
+  }
+
+  get timeout(): number {
+    return this.current.timeout;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  newReplyReader(): ReplyReader {
+    return this.protocol.newReplyReader();
+  }
+
+  /** The backends of the current table, in configured order. */
+  get servers(): readonly Backend[] {
+    return this.current.backends;
+  }
+
+  /** The routing table in force; an ejected backend whose retry time has come is put back first. */
+  table(): RoutingTable<Backend> {
     if (this.retryAt !== 0 && Date.now() >= this.retryAt) this.revive();
-    if (this.nlive === 0) return -1;
-    return this.router.route(buf, start, end);
+    return this.current;
   }
 
-  /** Queue a request (or fragment) on server `index`. */
-  send(index: number, msg: Msg, bytes: Buffer): void {
-    msg.server = index;
-    const srv = this.servers[index] as Server;
-    srv.conn().enqueue(msg, bytes, this.timeout);
+  /** Queue a request (or fragment) on a backend of the table it was routed with. */
+  send(target: Target, msg: Msg, bytes: Buffer): void {
+    // Only this pool's tables hand out targets, and they hold Backends.
+    (target as Backend).conn().enqueue(msg, bytes, this.current.timeout);
     if (!msg.expectReply) this.finish(msg);
   }
 
-  /** Route by key and queue the request's own bytes (zero copy); errors complete it at once. */
   forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void {
-    const idx = this.route(keyBuf, keyStart, keyEnd);
+    const t = this.table();
+    const idx = t.route(keyBuf, keyStart, keyEnd);
     if (idx < 0) {
       this.failMsg(msg, 'Connection refused');
       return;
     }
-    this.send(idx, msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
+    const b = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
+    (t.backends[idx] as Backend).conn().enqueue(msg, b, t.timeout);
+    if (!msg.expectReply) this.finish(msg);
   }
 
   /** A request or fragment has its reply (or error): complete it, merging fragments into their parent. */
@@ -196,61 +137,66 @@ export class ServerPool {
     this.finish(msg);
   }
 
-  /** Deadline for a request queued now (on the performance.now() clock), 0 without `timeout`. */
-  deadline(): number {
-    return this.timeout > 0 ? performance.now() + this.timeout : 0;
-  }
-
-  /** An internal request (AUTH/SELECT on a new connection): its reply is dropped; it times out like any request. */
-  internalMsg(): Msg {
-    const m = allocMsg();
-    m.swallow = true;
-    m.deadline = this.deadline();
-    return m;
-  }
-
-  onServerFailure(srv: Server): void {
+  // --- ejection (auto_eject_hosts)
+  onServerFailure(b: Backend): void {
     if (!this.config.autoEjectHosts) return;
-    srv.failureCount++;
-    if (srv.failureCount < Math.max(1, this.config.serverFailureLimit)) return;
+    b.failureCount++;
+    if (b.failureCount < Math.max(1, this.config.serverFailureLimit)) return;
+    const idx = this.current.indexOf(b);
+    if (idx < 0 || this.current.live[idx] !== true) return;
     const now = Date.now();
-    srv.failureCount = 0;
-    srv.nextRetry = now + this.config.serverRetryTimeout;
-    srv.stats.serverEjectedAt = now * 1000;
+    b.failureCount = 0;
+    b.nextRetry = now + this.config.serverRetryTimeout;
+    b.stats.serverEjectedAt = now * 1000;
     this.stats.serverEjects++;
-    if (this.retryAt === 0 || srv.nextRetry < this.retryAt) this.retryAt = srv.nextRetry;
-    this.live[srv.index] = false;
-    this.rebuild();
+    if (this.retryAt === 0 || b.nextRetry < this.retryAt) this.retryAt = b.nextRetry;
+    const live = this.current.live.slice();
+    live[idx] = false;
+    this.current = this.current.withLive(live);
+    log().warn(
+      `pool '${this.config.name}': server '${b.name}' (${b.endpoint.address}) ejected for ${this.config.serverRetryTimeout} ms after ${this.config.serverFailureLimit} failures; ${this.current.liveCount} of ${live.length} servers live`,
+    );
   }
 
-  /** Servers whose retry time has come are live again (no health check: the next request tries them). */
+  onHandshakeError(b: Backend, name: string, text: string): void {
+    // twemproxy's text for a failed SELECT, and the same form for AUTH.
+    log().warn(`${name} failed on ${this.config.name} | ${b.name}: ${text}`);
+  }
+
+  /** Backends whose retry time has come are live again (no health check: the next request tries them). */
   private revive(): void {
     const now = Date.now();
     let next = 0;
-    for (const s of this.servers) {
-      if (s.nextRetry === 0) continue;
-      if (s.nextRetry <= now) {
-        s.nextRetry = 0;
-        this.live[s.index] = true;
-      } else if (next === 0 || s.nextRetry < next) next = s.nextRetry;
-    }
+    const t = this.current;
+    const live = t.live.slice();
+    const back: Backend[] = [];
+    t.backends.forEach((b, i) => {
+      if (b.nextRetry === 0) return;
+      if (b.nextRetry <= now) {
+        b.nextRetry = 0;
+        live[i] = true;
+        back.push(b);
+      } else if (next === 0 || b.nextRetry < next) next = b.nextRetry;
+    });
     this.retryAt = next;
-    this.rebuild();
+    if (back.length === 0) return;
+    this.current = t.withLive(live);
+    for (const b of back) log().info(`pool '${this.config.name}': server '${b.name}' (${b.endpoint.address}) back in the distribution after its retry timeout`);
   }
 
-  private rebuild(): void {
-    let n = 0;
-    for (const l of this.live) if (l) n++;
-    this.nlive = n;
-    if (n > 0) this.router.rebuild(this.live);
-  }
-
-  isLive(index: number): boolean {
-    return this.live[index] === true;
+  /** Ejected = out of the distribution and its retry time not reached yet (a due server is tried by the next request). */
+  isEjected(b: Backend, now: number): boolean {
+    const idx = this.current.indexOf(b);
+    return idx >= 0 && this.current.live[idx] !== true && b.nextRetry > now;
   }
 
   private checkTimeouts(now: number): void {
-    for (const s of this.servers) for (const c of s.conns) c.checkTimeout(now);
+    for (const b of this.current.backends) b.checkTimeouts(now);
+  }
+
+  private armTick(): void {
+    this.untick?.();
+    this.untick = this.current.timeout > 0 ? onTick((now) => this.checkTimeouts(now)) : null;
   }
 
   /** Some client still waits for replies, or has replies not yet written out (shutdown drains until this is false). */
@@ -259,25 +205,116 @@ export class ServerPool {
     return false;
   }
 
-  onClientOpen(c: ClientConn): void {
+  onClientOpen(c: PoolClient): void {
     this.clients.add(c);
     this.stats.clientConnections++;
   }
 
-  onClientClose(c: ClientConn, eof: boolean): void {
+  onClientClose(c: PoolClient, eof: boolean): void {
     if (!this.clients.delete(c)) return;
     this.stats.clientConnections--;
     if (eof) this.stats.clientEof++;
     else this.stats.clientErr++;
   }
 
-  /** preconnect: open one connection to every server at start; failures only count. */
+  /** A client leaves or joins without a close (a reload moved its listener's address to another pool). */
+  onClientMove(c: PoolClient, joining: boolean): void {
+    if (joining) {
+      if (this.clients.has(c)) return;
+      this.clients.add(c);
+      this.stats.clientConnections++;
+    } else if (this.clients.delete(c)) {
+      this.stats.clientConnections--;
+    }
+  }
+
+  /** preconnect: open one connection to every server now; failures only count. */
   preconnect(): void {
-    for (const s of this.servers) s.conn().ensureConnected();
+    for (const b of this.current.backends) b.preconnect();
+  }
+
+  /**
+   * Reload: take the new settings of this pool (same name, same protocol). Backends are kept by name; a
+   * kept backend keeps its connections, counters and ejection state unless its address changed (it moves)
+   * or the handshake changed (its connections retire). Removed backends retire. A new table is published.
+   */
+  reconfigure(config: PoolConfig, drainMs: number): ServerChanges {
+    const oldHandshake = this.handshake;
+    const oldConns = this.config.serverConnections;
+    this.config = config;
+    this.drainMs = drainMs;
+    this.applySettings(config);
+    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake);
+    const changes: ServerChanges = { added: 0, removed: 0, moved: 0 };
+    const wanted = new Set(config.servers.map((s) => s.name));
+    for (const [name, b] of this.backends) {
+      if (wanted.has(name)) continue;
+      this.backends.delete(name);
+      b.remove();
+      changes.removed++;
+    }
+    const prevLive = new Map<Backend, boolean>();
+    this.current.backends.forEach((b, i) => prevLive.set(b, this.current.live[i] === true));
+    for (const s of config.servers) {
+      const ep = endpointOf(s.host, s.port, s.unixPath);
+      const b = this.backends.get(s.name);
+      if (b === undefined) {
+        const nb = new Backend(this, s.name, ep);
+        this.backends.set(s.name, nb);
+        changes.added++;
+        if (config.preconnect) nb.preconnect();
+      } else if (!sameEndpoint(b.endpoint, ep)) {
+        b.moveTo(ep);
+        prevLive.delete(b);
+        changes.moved++;
+      } else if (handshakeChanged) {
+        b.retireConns(0);
+      } else if (config.serverConnections < oldConns) {
+        b.retireConns(config.serverConnections);
+      }
+    }
+    this.current = this.buildTable(config, prevLive);
+    this.retryAt = 0;
+    for (const b of this.current.backends) if (b.nextRetry !== 0 && (this.retryAt === 0 || b.nextRetry < this.retryAt)) this.retryAt = b.nextRetry;
+    this.armTick();
+    return changes;
+  }
+
+  /** The pool is gone (reload): stop ticking, retire every backend (their requests finish first). */
+  remove(): void {
+    this.untick?.();
+    this.untick = null;
+    for (const b of this.backends.values()) b.remove();
   }
 
   /** Close every server connection (shutdown). */
   close(): void {
-    for (const s of this.servers) for (const c of s.conns) c.shutdown();
+    this.untick?.();
+    this.untick = null;
+    for (const b of this.backends.values()) b.shutdown();
   }
+
+  private applySettings(config: PoolConfig): void {
+    this.authBuf = config.redisAuth === null ? null : Buffer.from(config.redisAuth);
+    this.handshake = this.protocol.handshake(config);
+    this.handshakeNames = [];
+    if (config.redis && config.redisAuth !== null) this.handshakeNames.push('AUTH');
+    if (config.redis && config.redisDb > 0) this.handshakeNames.push(`SELECT ${config.redisDb}`);
+  }
+
+  /** A table over the configured servers; `prevLive` carries the ejection state of kept backends (absent: live). */
+  private buildTable(config: PoolConfig, prevLive: Map<Backend, boolean> | null): RoutingTable<Backend> {
+    const entries: TableEntry<Backend>[] = config.servers.map((s: ServerConfig) => ({ backend: this.backends.get(s.name) as Backend, weight: s.weight }));
+    const live = entries.map((e) => prevLive === null || prevLive.get(e.backend) !== false);
+    return new RoutingTable(
+      { hash: config.hash, distribution: config.distribution, hashTag: config.hashTag, entries, timeout: config.timeout },
+      live,
+    );
+  }
+}
+
+function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!(a[i] as Buffer).equals(b[i] as Buffer)) return false;
+  return true;
 }

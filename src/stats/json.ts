@@ -31,8 +31,8 @@ export function statsJson(snap: StatsSnapshot): string {
   return s + '}\n';
 }
 
-/** The stats port (-s/-a): each connection gets one document, then the connection is closed. */
-export function startStatsPort(source: StatsSource, addr: string, port: number): Promise<net.Server> {
+/** The stats port (-s/-a): each connection gets one document, then the connection is closed. `fd`: an inherited listening socket. */
+export function startStatsPort(source: StatsSource, addr: string, port: number, fd: number | null = null): Promise<net.Server> {
   const srv = net.createServer((sock) => {
     sock.on('error', () => {});
     source.snapshot().then(
@@ -42,7 +42,7 @@ export function startStatsPort(source: StatsSource, addr: string, port: number):
   });
   return new Promise((resolve, reject) => {
     srv.once('error', (e) => reject(new Error(`bind on stats server addr '${addr}:${port}' failed: ${e.message}`)));
-    srv.listen({ host: addr, port }, () => {
+    srv.listen(fd !== null ? { fd } : { host: addr, port }, () => {
       srv.on('error', () => {});
       resolve(srv);
     });

@@ -6,7 +6,8 @@
 //   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
 
 import type { Config } from '../config/types';
-import type { ServerPool, Server } from '../server/pool';
+import type { ServerPool } from '../server/pool';
+import type { Backend } from '../server/backend';
 import { LATENCY_BOUNDS_US } from './counters';
 import { POOL_STATS, SERVER_STATS, type PoolCounterName, type ServerCounterName, type StatDesc } from './descriptions';
 
@@ -64,8 +65,8 @@ export interface StatsSource {
 }
 
 /** Ejected = out of the distribution and its retry time not reached yet (a due server is tried by the next request). */
-export function isEjected(pool: ServerPool, srv: Server, now: number): boolean {
-  return !pool.isLive(srv.index) && srv.nextRetry > now;
+export function isEjected(pool: ServerPool, srv: Backend, now: number): boolean {
+  return pool.isEjected(srv, now);
 }
 
 /** The counter fields of `rows` copied from `src` (or all 0): the snapshot's plain-number copy of a stats object. */
@@ -94,7 +95,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         const h = s.stats.latency;
         return {
           name: s.name,
-          address: s.unixPath ?? `${s.host}:${s.port}`,
+          address: s.endpoint.address,
           stats: counters(SERVER_STATS, s.stats),
           latency: { buckets: Array.from(h.buckets), sumUs: h.sumUs, count: h.count },
           ejected: ejected ? 1 : 0,

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import Redis from 'ioredis';
 import { startRedis, freePorts, sleep, type Backend, type ProxyProc } from '../helpers/procs';
-import { trackProcs, poolYaml as pool, keysOn, connectClient, FramedClient, poolStatsOf, srv, num, assertTwoEjections, type PoolStats, type EjectRun } from '../helpers/faults';
-import { RedisReplyParser } from '../../src/protocol/redis/reply';
+import { trackProcs, poolYaml as pool, keysOn, poolStatsOf, srv, num, assertTwoEjections, type PoolStats, type EjectRun } from '../helpers/faults';
+import { Resp, enc } from '../helpers/resp-client';
 import { Router } from '../../src/route/router';
 
 const { track, nutmeg, nutcracker } = trackProcs();
@@ -21,39 +21,6 @@ function poolYaml(listen: number, backends: Backend[], extra: string[]): string 
 
 function poolStats(p: ProxyProc): Promise<PoolStats> {
   return poolStatsOf(p, 'alpha');
-}
-
-function enc(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === 'string' ? Buffer.from(a) : a;
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** Raw RESP client: replies are framed by the reply parser, so a lost, doubled or garbled reply shows. */
-class Resp extends FramedClient {
-  private readonly parser = new RedisReplyParser();
-
-  static connect(port: number): Promise<Resp> {
-    return connectClient(port, (s) => new Resp(s));
-  }
-
-  protected override frame(buf: Buffer): number {
-    return FramedClient.framed(this.parser.parse(buf, 0), this.parser.end);
-  }
-
-  send(...args: (string | Buffer)[]): void {
-    this.sock.write(enc(...args));
-  }
-
-  async cmd(...args: (string | Buffer)[]): Promise<string> {
-    this.send(...args);
-    const r = await this.take(1);
-    assert.equal(r.length, 1, `one reply to ${args.join(' ')}: ${JSON.stringify(r)}`);
-    return r[0]!;
-  }
 }
 
 const TIMEDOUT = '-ERR Connection timed out\r\n';

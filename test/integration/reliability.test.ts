@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { startRedis, freePorts, until, sleep, exchange, type Backend, type ProxyProc } from '../helpers/procs';
 import { trackProcs, connectClient, poolStatsOf, srv, num } from '../helpers/faults';
 import { FakeBackend, RespStream, type FakeConn, type SeenReply } from '../helpers/fake-backend';
+import { enc } from '../helpers/resp-client';
 
 const { track, nutmeg, nutcracker } = trackProcs();
 
@@ -44,14 +45,6 @@ function yaml(listen: number, port: number, redisPool: boolean, lines: string[])
   ].join('\n');
 }
 
-function enc(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === 'string' ? Buffer.from(a) : a;
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
 
 const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 

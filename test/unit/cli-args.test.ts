@@ -24,6 +24,8 @@ const DEFAULTS: CliOptions = {
   workers: 1,
   httpPort: 0,
   httpAddr: '127.0.0.1',
+  reloadMode: 'inplace',
+  reloadDrain: 3000,
 };
 
 function ok(argv: string[], changes: Partial<CliOptions>): void {
@@ -193,6 +195,10 @@ test('nutmeg extensions', () => {
   ok(['--http-port', '0'], { httpPort: 0 });
   ok(['--http-addr=0.0.0.0'], { httpAddr: '0.0.0.0' });
   ok(['--http-a', '::'], { httpAddr: '::' });
+  ok(['--reload-mode=exec'], { reloadMode: 'exec' });
+  ok(['--reload-mode', 'inplace', '--reload-drain=500'], { reloadDrain: 500 });
+  bad(['--reload-mode=hot'], "nutmeg: option --reload-mode value 'hot' must be inplace or exec", 'EBADMODE');
+  bad(['--reload-drain=soon'], 'nutmeg: option --reload-drain requires a number', 'ENOTNUMBER');
   bad(['--workers=0'], 'nutmeg: option --workers value 0 must be between 1 and 1024', 'EBADWORKERS');
   bad(['--workers=1025'], 'nutmeg: option --workers value 1025 must be between 1 and 1024', 'EBADWORKERS');
   bad(['--workers=two'], 'nutmeg: option --workers requires a number', 'ENOTNUMBER');
@@ -208,6 +214,7 @@ test('usage text (CRLF inside blocks, LF after each block, -D line LF only)', ()
       '              [-c conf file] [-s stats port] [-a stats addr]\r\n' +
       '              [-i stats interval] [-p pid file] [-m mbuf size]\r\n' +
       '              [--workers=N] [--http-port=N] [--http-addr=S]\r\n' +
+      '              [--reload-mode=inplace|exec] [--reload-drain=N]\r\n' +
       '\n' +
       'Options:\r\n' +
       '  -h, --help             : this help\r\n' +
@@ -226,6 +233,8 @@ test('usage text (CRLF inside blocks, LF after each block, -D line LF only)', ()
       '      --workers=N        : set number of worker processes (default: 1)\r\n' +
       '      --http-port=N      : set metrics/health/status http port (default: 0 = off)\r\n' +
       '      --http-addr=S      : set metrics/health/status http ip (default: 127.0.0.1)\r\n' +
+      '      --reload-mode=S    : what SIGUSR1 does: inplace or exec (default: inplace)\r\n' +
+      '      --reload-drain=N   : set msec removed clients may finish on reload (default: 3000)\r\n' +
       '\n',
   );
 });
