@@ -135,7 +135,7 @@ export class ClientConn implements Session {
   /** The drain deadline passed with replies still owed: close now, with a FIN. */
   endNow(): void {
     if (this.closed) return;
-    this.out.flush();
+    this.out.flush(true);
     this.socket.end();
     this.onClose();
   }
@@ -284,7 +284,7 @@ export class ClientConn implements Session {
           this.replyEst = r.length > est ? r.length : est + (r.length - est) / 8;
         }
         if (m.closeAfter) {
-          this.out.flush();
+          this.out.flush(true);
           this.closeAfterWrite();
           this.stopReading();
           freeMsg(m);
@@ -296,7 +296,7 @@ export class ClientConn implements Session {
     }
     if (this.closed) return;
     if (fifo.length === 0 && this.readClosed) {
-      this.out.flush();
+      this.out.flush(true);
       this.closeAfterWrite();
       return;
     }

@@ -7,8 +7,10 @@
 // The write goes straight to the socket's file descriptor (fs.writeSync / writevSync on the
 // non-blocking fd) while the stream has nothing queued: that skips the Writable bookkeeping, a WriteWrap object
 // and a nextTick per write, which together cost more than the syscall's own user-space part.
-// Whatever the kernel does not take (EAGAIN, a short write, an error) goes to socket.write, and
-// the stream keeps the bytes in order from then on until its queue is empty again.
+// Whatever the kernel does not take (EAGAIN, a short write, an error) goes to socket.write. While the
+// stream still holds those bytes, later ones are parked here, not queued behind them: when the stream's
+// write completes, everything parked goes out in one direct writev (a slow reader of large values
+// costs one writev per batch of replies instead of a stream write per reply).
 //
 // Server outboxes gather: when more than one client sent requests in a turn, their write waits
 // one more loop pass (a non-blocking poll) so the requests read in that pass join it. Fewer,
@@ -50,6 +52,12 @@ export class Outbox {
   gather = false;
   /** The one extra pass was taken. */
   waited = false;
+  /** Bytes are parked until the stream's pending write completes. */
+  private parked = false;
+  /** Passed to every stream write: the stream finished one; parked bytes may go now. */
+  private readonly onStreamWritten = (): void => {
+    if (this.parked && this.count > 0) this.flush();
+  };
 
   get socket(): Socket | null {
     return this.sock;
@@ -60,6 +68,7 @@ export class Outbox {
     this.handle = null;
     this.fd = -1;
     this.streamed = false;
+    this.parked = false;
   }
 
   get pendingBytes(): number {
@@ -112,13 +121,23 @@ export class Outbox {
     this.many = null;
     this.count = 0;
     this.bytes = 0;
+    this.parked = false;
   }
 
-  flush(): void {
+  /**
+   * Write what is queued. While the stream still holds refused bytes the queue is parked (see the header),
+   * unless `now`: the caller ends the socket next, so everything must be in the stream before it.
+   */
+  flush(now = false): void {
     this.dirty = false;
     this.waited = false;
     const s = this.sock;
     if (s === null || this.count === 0 || !this.ready) return;
+    if (this.streamed && !now && !this.streamIdle(s)) {
+      this.parked = true;
+      return;
+    }
+    this.parked = false;
     // A plain field, not the socket's accessors (destroyed, writableLength: megamorphic loads on every flush).
     // net.Socket drops its handle when destroyed, and the fd may already be another socket's.
     const h = (s as unknown as { _handle: Handle | null })._handle;
@@ -139,10 +158,10 @@ export class Outbox {
     let n: number;
     if (one !== null) {
       n = direct ? writeOne(this.fd, one) : 0;
-      if (n < bytes) s.write(n === 0 ? one : one.subarray(n));
+      if (n < bytes) s.write(n === 0 ? one : one.subarray(n), this.onStreamWritten);
     } else {
       n = direct ? writeMany(this.fd, many as Buffer[]) : 0;
-      if (n < bytes) writeStream(s, many as Buffer[], n, bytes - n);
+      if (n < bytes) writeStream(s, many as Buffer[], n, bytes - n, this.onStreamWritten);
     }
     if (n < bytes) {
       this.streamed = true;
@@ -188,20 +207,24 @@ function writeMany(fd: number, bufs: Buffer[]): number {
   }
 }
 
-/** The stream takes the `rest` bytes that follow the first `skip` bytes of bufs, in order: joined when small, else corked. */
-function writeStream(s: Socket, bufs: Buffer[], skip: number, rest: number): void {
+/**
+ * The stream takes the `rest` bytes that follow the first `skip` bytes of bufs, in order: joined when small, else
+ * corked. `done` is called when the last of them has gone to the kernel.
+ */
+function writeStream(s: Socket, bufs: Buffer[], skip: number, rest: number, done: () => void): void {
   let i = 0;
   while (skip >= (bufs[i] as Buffer).length) skip -= (bufs[i++] as Buffer).length;
   const first = skip === 0 ? (bufs[i] as Buffer) : (bufs[i] as Buffer).subarray(skip);
   if (i === bufs.length - 1) {
-    s.write(first);
+    s.write(first, done);
   } else if (rest <= CONCAT_LIMIT) {
     const parts = i === 0 && skip === 0 ? bufs : [first, ...bufs.slice(i + 1)];
-    s.write(Buffer.concat(parts, rest));
+    s.write(Buffer.concat(parts, rest), done);
   } else {
     s.cork();
     s.write(first);
-    for (let j = i + 1; j < bufs.length; j++) s.write(bufs[j] as Buffer);
+    for (let j = i + 1; j < bufs.length - 1; j++) s.write(bufs[j] as Buffer);
+    s.write(bufs[bufs.length - 1] as Buffer, done);
     s.uncork();
   }
 }

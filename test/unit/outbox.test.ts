@@ -1,5 +1,6 @@
 // Outbox over a real loopback socket: direct write(2) while the stream is empty, the stream once
-// the kernel refuses bytes, and back; every byte arrives once and in order across the switches.
+// the kernel refuses bytes, later bytes parked while the stream drains, and back; every byte arrives
+// once and in order across the switches.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,11 +59,14 @@ test('outbox: bytes stay in order across direct writes, kernel-full fallback to 
     turns++;
   }
   assert.ok(writer.writableLength > 0, `the kernel never refused bytes after ${sent} bytes`);
-  // Phase 2: more while the stream is queueing (these must wait behind the queued bytes).
+  // Phase 2: more while the stream is queueing: parked in the outbox, not queued behind the stream.
+  const streamHeld = writer.writableLength;
   for (let i = 0; i < 200; i++) {
     pushSome();
     await turn();
   }
+  assert.ok(out.pendingBytes > 0, 'bytes parked while the stream holds refused ones');
+  assert.equal(writer.writableLength, streamHeld, 'nothing more went to the stream meanwhile');
   // Phase 3: the peer reads everything; once drained, pushes go direct again.
   let got = 0;
   let bad = -1;
@@ -73,7 +77,10 @@ test('outbox: bytes stay in order across direct writes, kernel-full fallback to 
     got += d.length;
   });
   reader.resume();
-  await once(writer, 'drain');
+  // The stream drains, then the parked bytes go out directly (the kernel may refuse some again: the stream again).
+  const drained = Date.now() + 20000;
+  while ((out.pendingBytes > 0 || writer.writableLength > 0) && Date.now() < drained) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(out.pendingBytes, 0);
   assert.equal(writer.writableLength, 0);
   for (let i = 0; i < 200; i++) {
     pushSome();
