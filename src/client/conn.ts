@@ -296,8 +296,9 @@ export class ClientConn implements Session {
     }
     if (this.closed) return;
     if (fifo.length === 0 && this.readClosed) {
+      // The client ended its input (or a reload drains it): a FIN after the last reply, reading on until it closes.
       this.out.flush(true);
-      this.closeAfterWrite();
+      this.socket.end();
       return;
     }
     if (this.out.pendingBytes > SOFT_OWED) this.checkOverflow();
@@ -364,8 +365,9 @@ export class ClientConn implements Session {
     this.onClose();
   }
 
+  /** After QUIT or a protocol error: close once the replies are written, as Redis does (no half-open reading on). */
   private closeAfterWrite(): void {
-    if (!this.closed) this.socket.end();
+    if (!this.closed) this.socket.destroySoon();
   }
 
   private onClose(): void {

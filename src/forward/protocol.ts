@@ -46,6 +46,8 @@ export class FragScratch {
 export interface RouteView {
   /** Index of the target for the key buf[start, end), or -1 when no target is live. */
   route(buf: Buffer, start: number, end: number): number;
+  /** Index of the first live target in configured order (keyless scripts go there), or -1. */
+  firstLive(): number;
   target(index: number): Target;
   readonly scratch: FragScratch;
 }

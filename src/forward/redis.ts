@@ -6,7 +6,7 @@
 //                                   MULTI_KEY/MSET: group keys by server ─► one fragment each ─► merge
 
 import type { ParseStatus } from '../protocol/parse';
-import { RedisRequestParser } from '../protocol/redis/request';
+import { RedisRequestParser, EMPTY } from '../protocol/redis/request';
 import { RedisReplyParser } from '../protocol/redis/reply';
 import {
   PONG,
@@ -20,13 +20,21 @@ import {
   bulkReply,
   integerReply,
 } from '../protocol/redis/replies';
-import { COMMANDS, checkArity, CmdKind, MergeKind } from '../protocol/redis/commands';
+import { COMMANDS, checkArity, lookupSubcommand, CmdKind, CmdFlag, MergeKind, type CommandRow } from '../protocol/redis/commands';
+import { findKeys, sortKeys } from '../protocol/redis/keys';
 import { allocMsg, type Msg } from './msg';
 import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
 const NOPROTO = Buffer.from('-NOPROTO sorry, this protocol version is not supported\r\n');
+const CROSSSLOT = Buffer.from("-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+const ERR_NOT_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n');
+const ERR_DB_RANGE = Buffer.from('-ERR DB index is out of range\r\n');
+const RESET_REPLY = Buffer.from('+RESET\r\n');
+const BLOCK = Buffer.from('BLOCK');
+/** Key positions of one request (reused; grown to the largest request's argument count). */
+let KEY_POS = new Int32Array(256);
 const PLACEHOLDER = Buffer.from('placeholder');
 const CRLF_LEN = 2;
 
@@ -79,22 +87,47 @@ class RedisRequestReader implements RequestReader {
   dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void {
     const p = this.p;
     const fw = client.forwarder;
+    if (p.inline !== null) {
+      // An inline request: from here on it is the RESP request the parser made of it.
+      buf = p.inline;
+      start = 0;
+      end = buf.length;
+    }
     msg.buf = buf;
     msg.start = start;
     msg.end = end;
-    const cmd = p.cmd;
+    let cmd = p.cmd;
     const narg = p.narg;
+    if (cmd === EMPTY) {
+      msg.done = true; // `*0`, `*-1`, an empty line: no reply, as Redis
+      return;
+    }
     if (cmd < 0) {
       const name = buf.toString('latin1', p.nameStart, Math.min(p.nameEnd, p.nameStart + 64));
       return local(msg, quotedError(`ERR unknown command '${name}', nutmeg does not proxy it`));
     }
-    const row = COMMANDS[cmd]!;
+    let row = COMMANDS[cmd]!;
     msg.cmd = cmd;
     if (!checkArity(cmd, narg)) {
       return local(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
     }
     if (!client.authed && row.name !== 'auth' && row.name !== 'quit' && row.name !== 'hello') {
       return local(msg, NOAUTH);
+    }
+    if (row.kind === CmdKind.CONTAINER) {
+      if (narg === 1) {
+        // Only COMMAND may come alone (the others' arity asks for a subcommand).
+        fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
+        return;
+      }
+      const sub = lookupSubcommand(cmd, buf, p.args[0] as number, p.args[1] as number);
+      if (sub < 0) {
+        return local(msg, quotedError(`ERR unknown subcommand '${arg(p, 1, buf)}'. Try ${row.name.toUpperCase()} HELP.`));
+      }
+      cmd = sub;
+      row = COMMANDS[cmd]!;
+      msg.cmd = cmd;
+      if (!checkArity(cmd, narg)) return local(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
     }
     switch (row.kind) {
       case CmdKind.SINGLE: {
@@ -110,20 +143,14 @@ class RedisRequestReader implements RequestReader {
         if (narg === 3) fw.forward(msg, buf, p.args[0] as number, p.args[1] as number);
         else this.fragment(fw, msg, buf, 2);
         return;
-      case CmdKind.EVAL: {
-        const numkeys = parseUnsigned(buf, p.args[2] as number, p.args[3] as number);
-        if (numkeys <= 0) {
-          return local(msg, errorReply(`ERR '${row.name}' without keys cannot be routed by nutmeg: numkeys must be at least 1`));
-        }
-        if (numkeys > narg - 3) return local(msg, errorReply("ERR Number of keys can't be greater than number of args"));
-        fw.forward(msg, buf, p.args[4] as number, p.args[5] as number);
+      case CmdKind.KEYS:
+        this.routeKeys(fw, msg, buf, row);
         return;
-      }
-      case CmdKind.KEYLESS:
+      case CmdKind.ANY:
         fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
         return;
       case CmdKind.UNSUPPORTED:
-        return local(msg, errorReply(`ERR '${row.name}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
+        return local(msg, errorReply(`ERR '${row.name.replace('|', ' ')}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
       case CmdKind.LOCAL:
         this.local(client, fw, msg, buf, row.name);
         return;
@@ -132,12 +159,45 @@ class RedisRequestReader implements RequestReader {
     }
   }
 
+  /**
+   * A command whose keys the key specs give: every key must map to the same server (else Redis's
+   * CROSSSLOT); no key at all (EVAL with numkeys 0), or a key count the server will reject, goes to the
+   * first live server.
+   */
+  private routeKeys(fw: Forwarder, msg: Msg, buf: Buffer, row: CommandRow): void {
+    const p = this.p;
+    const args = p.args;
+    if ((row.flags & CmdFlag.BLOCKING) !== 0 && hasArg(buf, args, p.narg, BLOCK)) {
+      return local(msg, errorReply(`ERR '${row.name}' with BLOCK is not supported by nutmeg: blocking commands are not proxied yet`));
+    }
+    if (KEY_POS.length < p.narg) KEY_POS = new Int32Array(p.narg);
+    const n = row.name === 'sort' || row.name === 'sort_ro' ? sortKeys(buf, args, p.narg, KEY_POS) : findKeys(row.specs, buf, args, p.narg, KEY_POS);
+    const table = fw.table();
+    let idx: number;
+    if (n <= 0) {
+      idx = table.firstLive();
+    } else {
+      let a = 2 * ((KEY_POS[0] as number) - 1);
+      idx = table.route(buf, args[a] as number, args[a + 1] as number);
+      for (let i = 1; i < n && idx >= 0; i++) {
+        a = 2 * ((KEY_POS[i] as number) - 1);
+        if (table.route(buf, args[a] as number, args[a + 1] as number) !== idx) return local(msg, CROSSSLOT);
+      }
+    }
+    if (idx < 0) {
+      fw.failMsg(msg, 'Connection refused');
+      return;
+    }
+    fw.send(table.target(idx), msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
+  }
+
   /** Commands the proxy answers itself: PING, QUIT, AUTH, ECHO, SELECT, HELLO, CLIENT, INFO. */
   private local(client: Session, fw: Forwarder, msg: Msg, buf: Buffer, name: string): void {
     const p = this.p;
     const narg = p.narg;
     switch (name) {
       case 'ping':
+        if (narg > 2) return local(msg, errorReply("ERR wrong number of arguments for 'ping' command"));
         return local(msg, narg === 1 ? PONG : bulk(buf, p.args[0] as number, p.args[1] as number));
       case 'echo':
         return local(msg, bulk(buf, p.args[0] as number, p.args[1] as number));
@@ -147,6 +207,7 @@ class RedisRequestReader implements RequestReader {
         return;
       case 'auth': {
         // AUTH <password> or AUTH default <password>: one password per pool.
+        if (narg > 3) return local(msg, errorReply('ERR syntax error'));
         const i = narg === 2 ? 0 : 2;
         if (narg === 3 && !equalsLower(buf, p.args[0] as number, p.args[1] as number, 'default')) {
           client.authed = fw.config.redisAuth === null;
@@ -155,10 +216,18 @@ class RedisRequestReader implements RequestReader {
         return local(msg, this.auth(client, fw, buf, p.args[i] as number, p.args[i + 1] as number));
       }
       case 'select': {
-        const db = parseUnsigned(buf, p.args[0] as number, p.args[1] as number);
-        if (db === 0) return local(msg, OK_REPLY);
-        return local(msg, quotedError(`ERR SELECT ${arg(p, 1, buf)} is not supported by nutmeg: a pool serves database 0 (the servers' redis_db)`));
+        // One database per pool: the servers' redis_db. Redis's own texts for anything else.
+        const s = p.args[0] as number;
+        const e = p.args[1] as number;
+        const neg = e > s && buf[s] === 0x2d;
+        const db = parseUnsigned(buf, neg ? s + 1 : s, e);
+        if (db < 0 || e - s > 20) return local(msg, ERR_NOT_INTEGER);
+        if (!neg && db === fw.config.redisDb) return local(msg, OK_REPLY);
+        return local(msg, ERR_DB_RANGE);
       }
+      case 'reset':
+        client.name = null;
+        return local(msg, RESET_REPLY);
       case 'hello':
         return this.hello(client, fw, msg, buf);
       case 'client':
@@ -309,6 +378,16 @@ class RedisRequestReader implements RequestReader {
       fw.send(table.target(s), f, f.buf);
     }
   }
+}
+
+/** Some argument after the name equals the uppercase ASCII `word` (any case). */
+function hasArg(buf: Buffer, args: readonly number[], narg: number, word: Buffer): boolean {
+  for (let i = 1; i < narg; i++) {
+    const s = args[2 * (i - 1)] as number;
+    const e = args[2 * (i - 1) + 1] as number;
+    if (e - s === word.length && equalsLower(buf, s, e, word.toString('latin1').toLowerCase())) return true;
+  }
+  return false;
 }
 
 /** Start of the `$<len>\r\n` header of the bulk argument whose bytes start at dataStart (the parser checked its form). */

@@ -61,6 +61,10 @@ export class RoutingTable<B extends Target> implements RouteView {
     return this.router.route(buf, start, end);
   }
 
+  firstLive(): number {
+    return this.live.indexOf(true);
+  }
+
   target(index: number): B {
     return this.backends[index] as B;
   }

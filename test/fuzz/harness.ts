@@ -10,7 +10,7 @@
 
 import fc from 'fast-check';
 import { OK, AGAIN, ERROR } from '../../src/protocol/parse';
-import { RedisRequestParser } from '../../src/protocol/redis/request';
+import { RedisRequestParser, EMPTY } from '../../src/protocol/redis/request';
 import { RedisReplyParser } from '../../src/protocol/redis/reply';
 import { McRequestParser } from '../../src/protocol/memcache/request';
 import { McReplyParser, MODE_RETRIEVAL, MODE_SINGLE, MODE_META, MODE_META_QUIET, K_VALUES } from '../../src/protocol/memcache/reply';
@@ -215,8 +215,22 @@ export const redisRequestTarget: Target<RedisRequestParser> = {
   make: () => new RedisRequestParser(),
   before: () => {},
   snap(p, r) {
+    if (p.cmd === EMPTY) return 'empty';
     if (p.narg < 1) fail(`narg ${p.narg}`);
     if (p.args.length !== 2 * (p.narg - 1)) fail(`args ${p.args.length} for narg ${p.narg}`);
+    const inl = p.inline;
+    if (inl !== null) {
+      // An inline line: offsets point into its RESP re-encoding, which must be well formed.
+      const within = (x: number): number => {
+        if (!(Number.isInteger(x) && x >= 0 && x <= inl.length)) fail(`inline offset ${x} outside [0, ${inl.length}]`);
+        return x;
+      };
+      const parts = [inl.toString('latin1', within(p.nameStart), within(p.nameEnd))];
+      for (let i = 0; i < p.args.length; i += 2) parts.push(inl.toString('latin1', within(p.args[i]!), within(p.args[i + 1]!)));
+      const again = new RedisRequestParser();
+      if (again.parse(inl, 0) !== OK || again.end !== inl.length || again.narg !== p.narg) fail('inline re-encoding is not one RESP request');
+      return `inline narg=${p.narg} cmd=${p.cmd} ${JSON.stringify(parts)}`;
+    }
     return `narg=${p.narg} cmd=${p.cmd} name=${r(p.nameStart)}-${r(p.nameEnd)} args=${pairs(p.args, r)}`;
   },
   error: (p) => ({ text: p.errorText, next: -1 }),

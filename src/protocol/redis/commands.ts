@@ -1,17 +1,27 @@
-// Redis command table: request parser → [this table: kind, arity, routing key, merge] → forward/route/merge.
+// Redis command table: request parser → [this table: kind, arity, keys, merge] → forward/route/merge.
 //
-// One row per command name. Adding a command means adding a row. Lookups go through an
+// One row per command and per subcommand (`xinfo|stream`), built from Redis's own COMMAND data
+// (command-specs.ts: arity, flags, key specs) plus what the proxy does with each (its kind). Adding a
+// command means adding a row there and, if it is special, a line here. Lookups go through an
 // open-addressing hash over the ASCII-lowercased name bytes; no string is created per request.
 //
+// Kinds:
+//   SINGLE     one key at `firstKey`, forwarded whole (the fast path: GET, SET, ...)
+//   KEYS       keys found by the key specs (keys.ts); all must map to one server, else -CROSSSLOT
+//   MULTI_KEY / MSET  split per server and merged (MGET, DEL, UNLINK, TOUCH, EXISTS / MSET)
+//   ANY        no key: forwarded whole to the server of `placeholder` (twemproxy's choice for COMMAND)
+//   CONTAINER  the subcommand (argument 1) names the row to use
+//   LOCAL      answered by the proxy; UNSUPPORTED refused with `reason`
+//
 // Deviations from twemproxy 0.5.0 (spec §4.2), chosen on purpose:
-//   * ECHO, SELECT, HELLO, CLIENT, INFO are LOCAL (answered by the proxy) instead of unsupported.
-//   * COMMAND takes any arguments (twemproxy: exactly none).
-//   * EXISTS is fragmented like DEL and its replies are summed (twemproxy sends it whole to the first key's server).
-//   * MOVE (twemproxy: recognised, then closes the connection) is UNSUPPORTED.
-//   * Redis 6.2–7.2 key-first commands are added (streams, *_RO variants, EXPIRETIME, LCS, SUBSTR, ...).
-//     XINFO and XGROUP route by argument 2 (the key after the subcommand) and need narg ≥ 3, so
-//     `XINFO HELP` / `XGROUP HELP` fail the arity check.
-//   * Arity is not checked for UNSUPPORTED rows (arity -1): they are refused whatever their arguments.
+//   * arities are Redis 7.0's (EXPIRE NX, SET GET, ...); commands twemproxy knows keep its placement
+//     (the first key), but a command whose keys span servers gets -CROSSSLOT instead of a wrong answer.
+//   * ECHO, SELECT, HELLO, CLIENT, INFO, RESET are LOCAL; EXISTS is split and summed like DEL.
+//   * EVAL/EVALSHA/FCALL with numkeys 0 go to the first live server; a count the server will reject goes
+//     there too, so the client gets Redis's own error.
+
+import { RAW_COMMANDS } from './command-specs';
+import { compileSpecs, type KeySpec } from './keys';
 
 /** What the proxy does with a command. */
 export const CmdKind = {
@@ -20,15 +30,17 @@ export const CmdKind = {
   /** One routing key at `firstKey`; forwarded whole. */
   SINGLE: 1,
   /** No key; forwarded whole to the server chosen by hashing `placeholder`. */
-  KEYLESS: 2,
+  ANY: 2,
   /** Every argument is a key; fragmented per server when there is more than one key. */
   MULTI_KEY: 3,
   /** Key/value pairs; fragmented per server when there is more than one pair. */
   MSET: 4,
-  /** `script numkeys key...`: routed by the first key after numkeys (argument 3). */
-  EVAL: 5,
+  /** Keys found by the key specs, all on one server; forwarded whole. */
+  KEYS: 5,
   /** Known command that the proxy refuses; see `reason`. */
   UNSUPPORTED: 6,
+  /** Argument 1 names a subcommand row. */
+  CONTAINER: 7,
 } as const;
 export type CmdKind = (typeof CmdKind)[keyof typeof CmdKind];
 
@@ -44,93 +56,118 @@ export const MergeKind = {
 } as const;
 export type MergeKind = (typeof MergeKind)[keyof typeof MergeKind];
 
+/** Command flags (Redis's names), as bits. */
+export const CmdFlag = {
+  WRITE: 1,
+  READONLY: 2,
+  ADMIN: 4,
+  PUBSUB: 8,
+  BLOCKING: 16,
+  NO_MANDATORY_KEYS: 32,
+  MOVABLEKEYS: 64,
+  NOSCRIPT: 128,
+  NO_MULTI: 256,
+} as const;
+
 export interface CommandRow {
-  /** Lowercase command name. */
+  /** Lowercase command name (`xinfo|stream` for a subcommand). */
   readonly name: string;
   readonly kind: CmdKind;
-  /** >0: exact narg (command name included); -N: at least N. */
+  /** >0: exact narg (command name included); -N: at least N. For a subcommand, narg counts the command too. */
   readonly arity: number;
-  /** Argument index of the routing key (1 = first argument after the name); 0 = none. */
+  readonly flags: number;
+  /** SINGLE: argument index of the routing key (1 = first argument after the name); 0 = none. */
   readonly firstKey: number;
+  readonly specs: readonly KeySpec[];
   readonly merge: MergeKind;
   /** Why the proxy refuses it (UNSUPPORTED rows only; '' otherwise). */
   readonly reason: string;
+  /** CONTAINER: subcommand name (lowercase) to row index. */
+  readonly subs: ReadonlyMap<string, number> | null;
 }
 
 const K = CmdKind;
 const M = MergeKind;
 
-const rows: CommandRow[] = [];
+// --- what the proxy does, where it is not "route by the key specs"
+const LOCAL = new Set('ping echo quit auth hello select info reset client'.split(' '));
+const ANY = new Set('command lolwut time'.split(' '));
+const SPLIT: Record<string, [CmdKind, MergeKind]> = {
+  mget: [K.MULTI_KEY, M.MGET],
+  del: [K.MULTI_KEY, M.SUM],
+  unlink: [K.MULTI_KEY, M.SUM],
+  touch: [K.MULTI_KEY, M.SUM],
+  exists: [K.MULTI_KEY, M.SUM],
+  mset: [K.MSET, M.ALL_OK],
+};
+/** Keyless commands routed by argument 1 as if it were a key (a channel is placed like a key). */
+const CHANNEL_FIRST = new Set('publish spublish'.split(' '));
+const REFUSED: [string, string][] = [
+  ['keys span all shards', 'keys scan randomkey dbsize flushall flushdb'],
+  ['transactions are not proxied yet', 'multi exec discard watch unwatch'],
+  ['pub/sub subscriptions are not proxied yet', 'subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'],
+  ['blocking commands are not proxied yet', 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'],
+  ['scripts and functions are managed per server', 'script function'],
+  ['databases are not proxied', 'move swapdb'],
+  ['replication commands are not proxied', 'slaveof replicaof sync psync replconf wait failover role'],
+  ['cluster commands are not proxied', 'cluster readonly readwrite asking'],
+  [
+    'server administration is not proxied',
+    'config shutdown save bgsave bgrewriteaof lastsave monitor debug migrate latency slowlog acl module pfselftest memory|doctor memory|malloc-stats memory|purge memory|stats memory|help',
+  ],
+];
+const REFUSE = new Map<string, string>();
+for (const [why, names] of REFUSED) for (const n of names.split(' ')) REFUSE.set(n, why);
 
-function row(kind: CmdKind, arity: number, firstKey: number, merge: MergeKind, reason: string, names: string): void {
-  for (const n of names.split(/\s+/)) {
-    if (n === '') continue;
-    rows.push({ name: n.toLowerCase(), kind, arity, firstKey, merge, reason });
+const FLAG_BITS: Record<string, number> = {
+  write: CmdFlag.WRITE,
+  readonly: CmdFlag.READONLY,
+  admin: CmdFlag.ADMIN,
+  pubsub: CmdFlag.PUBSUB,
+  blocking: CmdFlag.BLOCKING,
+  no_mandatory_keys: CmdFlag.NO_MANDATORY_KEYS,
+  movablekeys: CmdFlag.MOVABLEKEYS,
+  noscript: CmdFlag.NOSCRIPT,
+  no_multi: CmdFlag.NO_MULTI,
+};
+
+const rows: CommandRow[] = [];
+const containers = new Map<string, Map<string, number>>();
+for (const [name] of RAW_COMMANDS) {
+  const bar = name.indexOf('|');
+  if (bar > 0) {
+    const top = name.slice(0, bar);
+    if (!containers.has(top)) containers.set(top, new Map());
   }
 }
-function single(arity: number, names: string): void {
-  row(K.SINGLE, arity, 1, M.NONE, '', names);
+
+function kindOf(name: string, specs: readonly KeySpec[], rawSpecs: number, flags: number): { kind: CmdKind; merge: MergeKind; firstKey: number; reason: string } {
+  const top = name.split('|')[0] as string;
+  const refused = REFUSE.get(name) ?? REFUSE.get(top);
+  if (refused !== undefined) return { kind: K.UNSUPPORTED, merge: M.NONE, firstKey: 0, reason: refused };
+  if (LOCAL.has(top)) return { kind: K.LOCAL, merge: M.NONE, firstKey: name === 'auth' ? 1 : 0, reason: '' };
+  if (containers.has(name)) return { kind: K.CONTAINER, merge: M.NONE, firstKey: 0, reason: '' };
+  const split = SPLIT[name];
+  if (split !== undefined) return { kind: split[0], merge: split[1], firstKey: 1, reason: '' };
+  if (CHANNEL_FIRST.has(name)) return { kind: K.SINGLE, merge: M.NONE, firstKey: 1, reason: '' };
+  if (ANY.has(top) || name.endsWith('|help')) return { kind: K.ANY, merge: M.NONE, firstKey: 0, reason: '' };
+  if (rawSpecs === 0) return { kind: K.UNSUPPORTED, merge: M.NONE, firstKey: 0, reason: 'it has no key to route by' };
+  const s0 = specs[0];
+  const simple = specs.length === 1 && rawSpecs === 1 && s0 !== undefined && s0.keyword === null && s0.find === 0 && s0.a === 0 && (flags & CmdFlag.MOVABLEKEYS) === 0;
+  if (simple) return { kind: K.SINGLE, merge: M.NONE, firstKey: s0.index, reason: '' };
+  return { kind: K.KEYS, merge: M.NONE, firstKey: 0, reason: '' };
 }
-function refuse(reason: string, names: string): void {
-  row(K.UNSUPPORTED, -1, 0, M.NONE, reason, names);
+
+for (const [name, arity, flagText, rawSpecs] of RAW_COMMANDS) {
+  let flags = 0;
+  for (const f of flagText.split(' ')) flags |= FLAG_BITS[f] ?? 0;
+  const specs = compileSpecs(rawSpecs);
+  const k = kindOf(name, specs, rawSpecs.length, flags);
+  const bar = name.indexOf('|');
+  if (bar > 0) containers.get(name.slice(0, bar))?.set(name.slice(bar + 1), rows.length);
+  rows.push({ name, kind: k.kind, arity, flags, firstKey: k.firstKey, specs, merge: k.merge, reason: k.reason, subs: containers.get(name) ?? null });
 }
-
-// --- answered locally
-row(K.LOCAL, 1, 0, M.NONE, '', 'PING QUIT');
-row(K.LOCAL, 2, 1, M.NONE, '', 'AUTH'); // the password sits in the key position (key length limit, spec §4.1)
-row(K.LOCAL, 2, 0, M.NONE, '', 'ECHO SELECT');
-row(K.LOCAL, -1, 0, M.NONE, '', 'HELLO INFO');
-row(K.LOCAL, -2, 0, M.NONE, '', 'CLIENT');
-
-// --- keyless, forwarded to hash('placeholder')
-row(K.KEYLESS, -1, 0, M.NONE, '', 'COMMAND LOLWUT');
-
-// --- single key (spec §4.2)
-single(2, 'PERSIST PTTL TTL TYPE DUMP DECR GET GETDEL INCR STRLEN HGETALL HKEYS HLEN HVALS LLEN SCARD SMEMBERS ZCARD');
-single(3, `EXPIRE EXPIREAT PEXPIRE PEXPIREAT APPEND DECRBY GETBIT GETSET INCRBY INCRBYFLOAT SETNX HEXISTS HGET
-  HSTRLEN LINDEX RPOPLPUSH SISMEMBER ZRANK ZREVRANK ZSCORE`);
-single(4, `GETRANGE PSETEX SETBIT SETEX SETRANGE HINCRBY HINCRBYFLOAT HSETNX LRANGE LREM LSET LTRIM SMOVE ZCOUNT
-  ZLEXCOUNT ZINCRBY ZREMRANGEBYLEX ZREMRANGEBYRANK ZREMRANGEBYSCORE`);
-single(5, 'LINSERT LMOVE');
-single(-2, `SORT COPY BITCOUNT BITPOS BITFIELD GETEX SET HDEL HMGET HMSET HSCAN HSET HRANDFIELD LPUSH LPUSHX
-  RPUSH RPUSHX LPOP RPOP LPOS SADD SDIFF SDIFFSTORE SINTER SINTERSTORE SREM SUNION SUNIONSTORE SRANDMEMBER SSCAN
-  SPOP SMISMEMBER PFADD PFMERGE PFCOUNT ZADD ZDIFF ZDIFFSTORE ZINTER ZINTERSTORE ZMSCORE ZPOPMAX ZPOPMIN
-  ZRANDMEMBER ZRANGE ZRANGEBYLEX ZRANGEBYSCORE ZRANGESTORE ZREM ZREVRANGE ZREVRANGEBYLEX ZREVRANGEBYSCORE ZSCAN
-  ZUNION ZUNIONSTORE GEODIST GEOPOS GEOHASH GEOADD GEORADIUS GEORADIUSBYMEMBER GEOSEARCH GEOSEARCHSTORE RESTORE`);
-
-// --- single key, Redis 6.2–7.2 additions (Redis's own arities)
-single(2, 'EXPIRETIME PEXPIRETIME XLEN');
-single(4, 'SUBSTR');
-single(-2, 'BITFIELD_RO SORT_RO');
-single(-3, 'LCS XDEL XPENDING XSETID');
-single(-4, 'XRANGE XREVRANGE XTRIM XACK');
-single(-5, 'XADD GEORADIUSBYMEMBER_RO');
-single(-6, 'XCLAIM XAUTOCLAIM GEORADIUS_RO');
-row(K.SINGLE, -3, 2, M.NONE, '', 'XINFO XGROUP'); // XINFO STREAM key / XGROUP CREATE key ...
-
-// --- fragmented
-row(K.MULTI_KEY, -2, 1, M.MGET, '', 'MGET');
-row(K.MULTI_KEY, -2, 1, M.SUM, '', 'DEL UNLINK TOUCH EXISTS');
-row(K.MSET, -3, 1, M.ALL_OK, '', 'MSET'); // plus: narg odd (checkArity)
-
-// --- scripts: routed by the first key after numkeys
-row(K.EVAL, -4, 3, M.NONE, '', 'EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO');
-
-// --- refused
-refuse('keys span all shards', 'KEYS SCAN RANDOMKEY DBSIZE FLUSHALL FLUSHDB');
-refuse('transactions are not proxied', 'MULTI EXEC DISCARD WATCH UNWATCH');
-refuse('pub/sub is not proxied', `SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB SSUBSCRIBE SUNSUBSCRIBE
-  SPUBLISH`);
-refuse('blocking commands are not proxied', 'BLPOP BRPOP BRPOPLPUSH BLMOVE BZPOPMIN BZPOPMAX BLMPOP BZMPOP XREAD XREADGROUP');
-refuse('multi-key pop', 'LMPOP ZMPOP');
-refuse('numkeys comes first: no routing key', 'SINTERCARD ZINTERCARD');
-refuse('keys may live on different shards', 'MSETNX RENAME RENAMENX BITOP');
-refuse('databases are not proxied', 'MOVE SWAPDB');
-refuse('scripts and functions are managed per server', 'SCRIPT FUNCTION');
-refuse('replication commands are not proxied', 'SLAVEOF REPLICAOF SYNC PSYNC WAIT WAITAOF FAILOVER ROLE');
-refuse('cluster commands are not proxied', 'CLUSTER READONLY READWRITE ASKING');
-refuse('server administration is not proxied', `CONFIG SHUTDOWN SAVE BGSAVE BGREWRITEAOF LASTSAVE MONITOR DEBUG
-  MIGRATE OBJECT MEMORY LATENCY SLOWLOG ACL MODULE TIME RESET`);
+// Blocking commands' non-blocking forms: XREAD and XREADGROUP without BLOCK are ordinary multi-key reads (forward/redis.ts checks).
 
 /** The command table; `lookupCommand` returns an index into it. */
 export const COMMANDS: readonly CommandRow[] = rows;
@@ -208,6 +245,13 @@ export function checkArity(cmd: number, narg: number): boolean {
   if (a > 0 ? narg !== a : narg < -a) return false;
   if (r.kind === K.MSET && (narg & 1) === 0) return false;
   return true;
+}
+
+/** Row of container `cmd`'s subcommand named by buf[start, end) (any case), or -1. Containers only (rare commands). */
+export function lookupSubcommand(cmd: number, buf: Buffer, start: number, end: number): number {
+  const subs = rows[cmd]?.subs;
+  if (subs === null || subs === undefined || end - start > 64) return -1;
+  return subs.get(buf.toString('latin1', start, end).toLowerCase()) ?? -1;
 }
 
 /**
