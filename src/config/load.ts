@@ -45,6 +45,7 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['servers', { type: 'servers', expect: 'a list of "host:port:weight [name]" or "/path/to/socket:weight [name]" entries' }],
   // nutmeg's own
   ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
+  ['transaction_max_commands', { type: 'number', expect: 'the most commands one MULTI may queue (decimal digits, at least 1)' }],
 ]);
 
 /** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
@@ -121,6 +122,7 @@ interface PoolDraft {
   serverRetryTimeout: number;
   serverFailureLimit: number;
   clientBufferLimit: number;
+  transactionMaxCommands: number;
   servers: ServerConfig[] | null;
 }
 
@@ -144,6 +146,7 @@ function newDraft(): PoolDraft {
     serverRetryTimeout: 30000,
     serverFailureLimit: 2,
     clientBufferLimit: DEFAULT_CLIENT_BUFFER_LIMIT,
+    transactionMaxCommands: 1000,
     servers: null,
   };
 }
@@ -286,6 +289,10 @@ class Loader {
         case 'server_failure_limit':
           d.serverFailureLimit = this.number(name, key, dir, v, vAt);
           break;
+        case 'transaction_max_commands':
+          d.transactionMaxCommands = this.number(name, key, dir, v, vAt);
+          if (d.transactionMaxCommands === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 command)');
+          break;
         case 'client_buffer_limit':
           d.clientBufferLimit = this.size(name, key, dir, v, vAt);
           if (d.clientBufferLimit < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
@@ -319,6 +326,7 @@ class Loader {
       serverRetryTimeout: d.serverRetryTimeout,
       serverFailureLimit: d.serverFailureLimit,
       clientBufferLimit: d.clientBufferLimit,
+      transactionMaxCommands: d.transactionMaxCommands,
       servers: d.servers,
     };
   }

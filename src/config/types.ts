@@ -47,6 +47,8 @@ export interface PoolConfig {
   serverFailureLimit: number;
   /** Held request bytes + unread reply bytes past which a client is closed (nutmeg's own key). */
   clientBufferLimit: number;
+  /** The most commands one MULTI may queue (nutmeg's own key). */
+  transactionMaxCommands: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -65,6 +65,11 @@ export interface Forwarder {
   forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void;
   /** Queue a request (or fragment) on a target of the table it was routed with. */
   send(target: Target, msg: Msg, bytes: Buffer): void;
+  /**
+   * Queue `internal` requests (their replies dropped), then `last`, on one connection of `target`, with
+   * nothing in between (a transaction: MULTI, the commands, EXEC).
+   */
+  sendBatch(target: Target, internal: readonly Buffer[], last: Msg, lastBytes: Buffer): void;
   /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`). */
   failMsg(msg: Msg, text: string): void;
 }

@@ -22,8 +22,19 @@ import {
 } from '../protocol/redis/replies';
 import { COMMANDS, checkArity, lookupSubcommand, CmdKind, CmdFlag, MergeKind, type CommandRow } from '../protocol/redis/commands';
 import { findKeys, sortKeys } from '../protocol/redis/keys';
+import {
+  Transaction,
+  ERR_NESTED,
+  ERR_EXEC_WITHOUT,
+  ERR_DISCARD_WITHOUT,
+  ERR_EXECABORT,
+  ERR_WATCH_IN_MULTI,
+  ERR_TOO_LARGE,
+  QUEUED,
+  MULTI_REQUEST,
+} from './redis-tx';
 import { allocMsg, type Msg } from './msg';
-import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
+import type { Forwarder, Protocol, ReplyReader, RequestReader, RouteView, Session } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
@@ -61,8 +72,19 @@ function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
   return buf.toString('latin1', s, Math.min(e, s + 128));
 }
 
+/** Commands that act on the transaction itself (everything else is queued while one is open). */
+const TX_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset']);
+/** Local commands the server can run inside a transaction (the rest change per-connection state: refused there). */
+const TX_FORWARDABLE_LOCAL = new Set(['ping', 'echo', 'info']);
+const NO_KEY = -1;
+const CROSS = -2;
+const NO_SERVER = -3;
+const EMPTY_ARRAY = Buffer.from('*0\r\n');
+
 class RedisRequestReader implements RequestReader {
   private readonly p = new RedisRequestParser();
+  /** The client's open transaction (MULTI seen, EXEC/DISCARD not yet): per-client session state. */
+  private tx: Transaction | null = null;
 
   get end(): number {
     return this.p.end;
@@ -104,12 +126,12 @@ class RedisRequestReader implements RequestReader {
     }
     if (cmd < 0) {
       const name = buf.toString('latin1', p.nameStart, Math.min(p.nameEnd, p.nameStart + 64));
-      return local(msg, quotedError(`ERR unknown command '${name}', nutmeg does not proxy it`));
+      return this.reject(msg, quotedError(`ERR unknown command '${name}', nutmeg does not proxy it`));
     }
     let row = COMMANDS[cmd]!;
     msg.cmd = cmd;
     if (!checkArity(cmd, narg)) {
-      return local(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
+      return this.reject(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
     }
     if (!client.authed && row.name !== 'auth' && row.name !== 'quit' && row.name !== 'hello') {
       return local(msg, NOAUTH);
@@ -122,12 +144,16 @@ class RedisRequestReader implements RequestReader {
       }
       const sub = lookupSubcommand(cmd, buf, p.args[0] as number, p.args[1] as number);
       if (sub < 0) {
-        return local(msg, quotedError(`ERR unknown subcommand '${arg(p, 1, buf)}'. Try ${row.name.toUpperCase()} HELP.`));
+        return this.reject(msg, quotedError(`ERR unknown subcommand '${arg(p, 1, buf)}'. Try ${row.name.toUpperCase()} HELP.`));
       }
       cmd = sub;
       row = COMMANDS[cmd]!;
       msg.cmd = cmd;
-      if (!checkArity(cmd, narg)) return local(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
+      if (!checkArity(cmd, narg)) return this.reject(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
+    }
+    if (this.tx !== null) {
+      if (!TX_CONTROL.has(row.name)) return this.queue(fw, this.tx, msg, buf, start, end, row);
+      if (row.name === 'watch') return local(msg, ERR_WATCH_IN_MULTI);
     }
     switch (row.kind) {
       case CmdKind.SINGLE: {
@@ -166,29 +192,125 @@ class RedisRequestReader implements RequestReader {
    */
   private routeKeys(fw: Forwarder, msg: Msg, buf: Buffer, row: CommandRow): void {
     const p = this.p;
-    const args = p.args;
-    if ((row.flags & CmdFlag.BLOCKING) !== 0 && hasArg(buf, args, p.narg, BLOCK)) {
+    if ((row.flags & CmdFlag.BLOCKING) !== 0 && hasArg(buf, p.args, p.narg, BLOCK)) {
       return local(msg, errorReply(`ERR '${row.name}' with BLOCK is not supported by nutmeg: blocking commands are not proxied yet`));
     }
-    if (KEY_POS.length < p.narg) KEY_POS = new Int32Array(p.narg);
-    const n = row.name === 'sort' || row.name === 'sort_ro' ? sortKeys(buf, args, p.narg, KEY_POS) : findKeys(row.specs, buf, args, p.narg, KEY_POS);
     const table = fw.table();
-    let idx: number;
-    if (n <= 0) {
-      idx = table.firstLive();
-    } else {
-      let a = 2 * ((KEY_POS[0] as number) - 1);
-      idx = table.route(buf, args[a] as number, args[a + 1] as number);
-      for (let i = 1; i < n && idx >= 0; i++) {
-        a = 2 * ((KEY_POS[i] as number) - 1);
-        if (table.route(buf, args[a] as number, args[a + 1] as number) !== idx) return local(msg, CROSSSLOT);
-      }
-    }
+    let idx = this.keysTarget(table, row, buf);
+    if (idx === CROSS) return local(msg, CROSSSLOT);
+    if (idx === NO_KEY) idx = table.firstLive();
     if (idx < 0) {
       fw.failMsg(msg, 'Connection refused');
       return;
     }
     fw.send(table.target(idx), msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
+  }
+
+  /** The table index of a KEYS row's keys: NO_KEY (none, or a malformed count), CROSS (several servers), NO_SERVER. */
+  private keysTarget(table: RouteView, row: CommandRow, buf: Buffer): number {
+    const p = this.p;
+    const args = p.args;
+    if (KEY_POS.length < p.narg) KEY_POS = new Int32Array(p.narg);
+    const n = row.name === 'sort' || row.name === 'sort_ro' ? sortKeys(buf, args, p.narg, KEY_POS) : findKeys(row.specs, buf, args, p.narg, KEY_POS);
+    if (n <= 0) return NO_KEY;
+    let a = 2 * ((KEY_POS[0] as number) - 1);
+    const idx = table.route(buf, args[a] as number, args[a + 1] as number);
+    if (idx < 0) return NO_SERVER;
+    for (let i = 1; i < n; i++) {
+      a = 2 * ((KEY_POS[i] as number) - 1);
+      if (table.route(buf, args[a] as number, args[a + 1] as number) !== idx) return CROSS;
+    }
+    return idx;
+  }
+
+  /** Every argument from `first` on, every `step`th, is a key: the table index they share, CROSS, or NO_SERVER. */
+  private stepTarget(table: RouteView, buf: Buffer, first: number, step: number): number {
+    const p = this.p;
+    const args = p.args;
+    let idx = NO_KEY;
+    for (let i = first; i < p.narg; i += step) {
+      const r = table.route(buf, args[2 * (i - 1)] as number, args[2 * (i - 1) + 1] as number);
+      if (r < 0) return NO_SERVER;
+      if (idx === NO_KEY) idx = r;
+      else if (r !== idx) return CROSS;
+    }
+    return idx;
+  }
+
+  /** An error reply for a request; inside MULTI it also dooms the transaction (EXEC answers EXECABORT), as in Redis. */
+  private reject(msg: Msg, reply: Buffer): void {
+    if (this.tx !== null) this.tx.failed = true;
+    local(msg, reply);
+  }
+
+  /** Inside MULTI: check where the command's keys live, keep its bytes, answer +QUEUED. */
+  private queue(fw: Forwarder, tx: Transaction, msg: Msg, buf: Buffer, start: number, end: number, row: CommandRow): void {
+    const p = this.p;
+    if (tx.parts.length >= fw.config.transactionMaxCommands) return this.reject(msg, ERR_TOO_LARGE);
+    const table = fw.table();
+    let idx = NO_KEY;
+    switch (row.kind) {
+      case CmdKind.SINGLE: {
+        const k = 2 * (row.firstKey - 1);
+        idx = table.route(buf, p.args[k] as number, p.args[k + 1] as number);
+        if (idx < 0) idx = NO_SERVER;
+        break;
+      }
+      case CmdKind.MULTI_KEY:
+        idx = this.stepTarget(table, buf, 1, 1);
+        break;
+      case CmdKind.MSET:
+        idx = this.stepTarget(table, buf, 1, 2);
+        break;
+      case CmdKind.KEYS:
+        idx = this.keysTarget(table, row, buf);
+        break;
+      case CmdKind.ANY:
+        break;
+      case CmdKind.LOCAL:
+        if (!TX_FORWARDABLE_LOCAL.has(row.name)) {
+          return this.reject(msg, errorReply(`ERR '${row.name}' inside MULTI is not supported by nutmeg: it changes the connection, which other clients share`));
+        }
+        break;
+      default:
+        return this.reject(msg, errorReply(`ERR '${row.name.replace('|', ' ')}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
+    }
+    if (idx === NO_SERVER) return this.reject(msg, errorReply('ERR Connection refused'));
+    if (idx === CROSS || !tx.place(table, idx)) return this.reject(msg, CROSSSLOT);
+    tx.parts.push(buf.subarray(start, end));
+    local(msg, QUEUED);
+  }
+
+  /** MULTI, EXEC, DISCARD. */
+  private transaction(fw: Forwarder, msg: Msg, name: string): void {
+    const tx = this.tx;
+    if (name === 'multi') {
+      if (tx !== null) return local(msg, ERR_NESTED);
+      this.tx = new Transaction(fw);
+      return local(msg, OK_REPLY);
+    }
+    if (name === 'discard') {
+      if (tx === null) return local(msg, ERR_DISCARD_WITHOUT);
+      this.tx = null;
+      return local(msg, OK_REPLY);
+    }
+    // exec
+    if (tx === null) return local(msg, ERR_EXEC_WITHOUT);
+    this.tx = null;
+    if (tx.failed || tx.forwarder !== fw) return local(msg, ERR_EXECABORT);
+    if (tx.parts.length === 0) return local(msg, EMPTY_ARRAY);
+    let target = tx.target;
+    if (target === null) {
+      const table = fw.table();
+      const idx = table.firstLive();
+      if (idx < 0) {
+        fw.failMsg(msg, 'Connection refused');
+        return;
+      }
+      target = table.target(idx);
+    }
+    tx.parts.unshift(MULTI_REQUEST);
+    fw.sendBatch(target, tx.parts, msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
   }
 
   /** Commands the proxy answers itself: PING, QUIT, AUTH, ECHO, SELECT, HELLO, CLIENT, INFO. */
@@ -227,7 +349,12 @@ class RedisRequestReader implements RequestReader {
       }
       case 'reset':
         client.name = null;
+        this.tx = null;
         return local(msg, RESET_REPLY);
+      case 'multi':
+      case 'exec':
+      case 'discard':
+        return this.transaction(fw, msg, name);
       case 'hello':
         return this.hello(client, fw, msg, buf);
       case 'client':

@@ -202,7 +202,7 @@ export class ServerConn {
         fifo.shift();
         this.inflightBytes -= head.end - head.start;
         if (head.swallow) {
-          if (buf[pos] === 0x2d) this.handshakeError(head.cmd, buf, pos, end);
+          if (buf[pos] === 0x2d && head.cmd >= 0) this.handshakeError(head.cmd, buf, pos, end);
           freeMsg(head);
         } else {
           st.responses++;

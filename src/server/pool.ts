@@ -12,7 +12,7 @@ import type { PoolConfig, ServerConfig } from '../config/types';
 import { RoutingTable, type TableEntry } from '../route/table';
 import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
-import { freeMsg, type Msg } from '../forward/msg';
+import { allocMsg, freeMsg, type Msg } from '../forward/msg';
 import type { Completer, Forwarder, Protocol, ReplyReader, Target } from '../forward/protocol';
 import { onTick } from '../util/clock';
 import { log } from '../util/log';
@@ -100,6 +100,20 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     // Only this pool's tables hand out targets, and they hold Backends.
     (target as Backend).conn().enqueue(msg, bytes, this.current.timeout);
     if (!msg.expectReply) this.finish(msg);
+  }
+
+  sendBatch(target: Target, internal: readonly Buffer[], last: Msg, lastBytes: Buffer): void {
+    const c = (target as Backend).conn();
+    const timeout = this.current.timeout;
+    for (const bytes of internal) {
+      const m = allocMsg();
+      m.swallow = true;
+      m.cmd = -1; // not a handshake: an error reply here is the server's to report in EXEC's reply
+      m.buf = bytes;
+      m.end = bytes.length;
+      c.enqueue(m, bytes, timeout);
+    }
+    c.enqueue(last, lastBytes, timeout);
   }
 
   forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void {

@@ -350,7 +350,7 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
   }
   const kind = (n: string): number => COMMANDS[idx(n)]!.kind;
   const merge = (n: string): number => COMMANDS[idx(n)]!.merge;
-  for (const n of 'ping quit auth echo select hello client info reset'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
+  for (const n of 'ping quit auth echo select hello client info reset multi exec discard'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
   for (const n of 'lolwut time'.split(' ')) assert.equal(kind(n), CmdKind.ANY, n);
   assert.equal(merge('mget'), MergeKind.MGET);
   for (const n of 'del unlink touch exists'.split(' ')) {
@@ -367,7 +367,7 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
     assert.equal(kind(n), CmdKind.SINGLE, n);
     assert.equal(COMMANDS[idx(n)]!.firstKey, 1, n);
   }
-  const unsupported = `keys scan multi exec discard watch unwatch subscribe psubscribe unsubscribe punsubscribe blpop
+  const unsupported = `keys scan watch unwatch subscribe psubscribe unsubscribe punsubscribe blpop
     brpop blmove bzpopmin bzpopmax flushall flushdb config dbsize randomkey shutdown save bgsave monitor slaveof
     replicaof wait script function debug swapdb migrate cluster readonly readwrite sync psync blmpop bzmpop`;
   for (const n of unsupported.split(/\s+/)) assert.equal(kind(n), CmdKind.UNSUPPORTED, n);

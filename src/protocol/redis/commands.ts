@@ -90,7 +90,7 @@ const K = CmdKind;
 const M = MergeKind;
 
 // --- what the proxy does, where it is not "route by the key specs"
-const LOCAL = new Set('ping echo quit auth hello select info reset client'.split(' '));
+const LOCAL = new Set('ping echo quit auth hello select info reset client multi exec discard'.split(' '));
 const ANY = new Set('command lolwut time'.split(' '));
 const SPLIT: Record<string, [CmdKind, MergeKind]> = {
   mget: [K.MULTI_KEY, M.MGET],
@@ -104,7 +104,7 @@ const SPLIT: Record<string, [CmdKind, MergeKind]> = {
 const CHANNEL_FIRST = new Set('publish spublish'.split(' '));
 const REFUSED: [string, string][] = [
   ['keys span all shards', 'keys scan randomkey dbsize flushall flushdb'],
-  ['transactions are not proxied yet', 'multi exec discard watch unwatch'],
+  ['WATCH is not proxied yet', 'watch unwatch'],
   ['pub/sub subscriptions are not proxied yet', 'subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'],
   ['blocking commands are not proxied yet', 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'],
   ['scripts and functions are managed per server', 'script function'],
