@@ -262,6 +262,7 @@ export class ClientConn implements Session {
 
   private onEnd(): void {
     this.eof = true;
+    this.reader.ended(this);
     // Requests held back by backpressure are still to be served; resume() ends the input after them.
     if (this.throttled && this.input.heldBytes + this.backlogBytes > 0) return;
     this.stopReading();
@@ -385,6 +386,7 @@ export class ClientConn implements Session {
       else m.client = null; // orphan: freed by the server side on completion
       m = fifo.peek();
     }
+    this.reader.close(this);
     this.pool.onClientClose(this, this.eof);
   }
 }

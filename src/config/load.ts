@@ -46,6 +46,8 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   // nutmeg's own
   ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
   ['transaction_max_commands', { type: 'number', expect: 'the most commands one MULTI may queue (decimal digits, at least 1)' }],
+  ['redis_databases', { type: 'number', expect: 'how many databases clients may SELECT, 0..N-1 (decimal digits, at least 1)' }],
+  ['server_private_connections', { type: 'number', expect: 'the most connections per server leased to clients for WATCH and blocking commands (decimal digits)' }],
 ]);
 
 /** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
@@ -123,6 +125,8 @@ interface PoolDraft {
   serverFailureLimit: number;
   clientBufferLimit: number;
   transactionMaxCommands: number;
+  serverPrivateConnections: number;
+  redisDatabases: number;
   servers: ServerConfig[] | null;
 }
 
@@ -147,6 +151,8 @@ function newDraft(): PoolDraft {
     serverFailureLimit: 2,
     clientBufferLimit: DEFAULT_CLIENT_BUFFER_LIMIT,
     transactionMaxCommands: 1000,
+    serverPrivateConnections: 64,
+    redisDatabases: 1,
     servers: null,
   };
 }
@@ -293,6 +299,13 @@ class Loader {
           d.transactionMaxCommands = this.number(name, key, dir, v, vAt);
           if (d.transactionMaxCommands === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 command)');
           break;
+        case 'redis_databases':
+          d.redisDatabases = this.number(name, key, dir, v, vAt);
+          if (d.redisDatabases === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 database)');
+          break;
+        case 'server_private_connections':
+          d.serverPrivateConnections = this.number(name, key, dir, v, vAt);
+          break;
         case 'client_buffer_limit':
           d.clientBufferLimit = this.size(name, key, dir, v, vAt);
           if (d.clientBufferLimit < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
@@ -302,6 +315,10 @@ class Loader {
 
     if (d.listen === null) this.fail('EMISSING', name, 'listen', keyOffset, 'missing (every pool needs one, e.g. listen: 127.0.0.1:22121)');
     if (d.servers === null) this.fail('ENOSERVERS', name, 'servers', keyOffset, "missing (every pool needs a list of servers, e.g. '- 127.0.0.1:6379:1')");
+    if (d.redisDatabases > 1 && !d.redis) {
+      const at = keyLine.get('redis_databases') ?? null;
+      throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_databases', at, "only valid in a redis pool (this pool has no 'redis: true')");
+    }
     if (d.redisAuth !== null && !d.redis) {
       const at = keyLine.get('redis_auth') ?? null;
       throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_auth', at, "only valid in a redis pool (this pool has no 'redis: true')");
@@ -327,6 +344,8 @@ class Loader {
       serverFailureLimit: d.serverFailureLimit,
       clientBufferLimit: d.clientBufferLimit,
       transactionMaxCommands: d.transactionMaxCommands,
+      serverPrivateConnections: d.serverPrivateConnections,
+      redisDatabases: d.redisDatabases,
       servers: d.servers,
     };
   }

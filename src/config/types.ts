@@ -49,6 +49,10 @@ export interface PoolConfig {
   clientBufferLimit: number;
   /** The most commands one MULTI may queue (nutmeg's own key). */
   transactionMaxCommands: number;
+  /** The most connections per server leased to clients (WATCH, blocking commands); nutmeg's own key. */
+  serverPrivateConnections: number;
+  /** Databases clients may SELECT (0..N-1); 1 = only redis_db (nutmeg's own key). */
+  redisDatabases: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

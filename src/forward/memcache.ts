@@ -44,6 +44,10 @@ class McRequestReader implements RequestReader {
     return this.p.closeAfter;
   }
 
+  close(): void {}
+
+  ended(): void {}
+
   dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void {
     const p = this.p;
     const fw = client.forwarder;

@@ -47,6 +47,10 @@ export class Msg {
   keyFrag: number[] | null = null;
   /** For logging/latency: when it was queued (ms). */
   queuedAt = 0;
+  /** A leased server connection (forward/protocol Lease) the pool releases when this request completes. */
+  lease: object | null = null;
+  /** Database of the client that sent it: -1 the pool's (redis_db), else one it SELECTed (redis_databases > 1). */
+  db = -1;
 
   reset(): void {
     this.client = null;
@@ -72,6 +76,8 @@ export class Msg {
     this.fragError = null;
     this.keyFrag = null;
     this.queuedAt = 0;
+    this.lease = null;
+    this.db = -1;
   }
 }
 

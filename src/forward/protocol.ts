@@ -42,6 +42,14 @@ export class FragScratch {
   }
 }
 
+/** A server connection leased to one client (WATCH, a blocking command): opaque to the protocol code. */
+export interface Lease {
+  /** The backend it belongs to. */
+  readonly owner: Target;
+  /** Who holds it now (null once released). */
+  readonly lessee: object | null;
+}
+
 /** One routing table, read once per request (a reload, an ejection or a failover publishes a new one). */
 export interface RouteView {
   /** Index of the target for the key buf[start, end), or -1 when no target is live. */
@@ -69,7 +77,17 @@ export interface Forwarder {
    * Queue `internal` requests (their replies dropped), then `last`, on one connection of `target`, with
    * nothing in between (a transaction: MULTI, the commands, EXEC).
    */
-  sendBatch(target: Target, internal: readonly Buffer[], last: Msg, lastBytes: Buffer): void;
+  sendBatch(target: Target | Lease, internal: readonly Buffer[], last: Msg | null, lastBytes: Buffer | null): void;
+  /** A connection of `target`'s own for `lessee` (a client's session) in database `db` (-1: the pool's), or null when none is free. */
+  lease(target: Target, lessee: object, db: number): Lease | null;
+  /** Queue on a leased connection; `timeout` ms (0 = none), for a blocking command its block time + the pool's. */
+  sendOn(lease: Lease, msg: Msg, bytes: Buffer, timeout: number): void;
+  /** The client is done with the lease (its state on the server is cleared). */
+  release(lease: Lease): void;
+  /** The client went away: the leased connection, if `lessee` still holds it, is closed at once. */
+  abortLease(lease: Lease, lessee: object): void;
+  /** The pool's timeout (ms, 0 = none). */
+  readonly timeout: number;
   /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`). */
   failMsg(msg: Msg, text: string): void;
 }
@@ -104,6 +122,10 @@ export interface RequestReader {
   /** After ERROR: the reply that tells the client what was wrong, and whether the stream is lost. */
   errorReply(): Buffer;
   errorCloses(): boolean;
+  /** The client connection closed: let go of what the session holds (leased connections). */
+  close(client: Session): void;
+  /** The client ended its input (EOF) while requests may wait: blocked commands are dropped, as Redis drops the client. */
+  ended(client: Session): void;
 }
 
 /** Reads replies on one server connection and completes the request at the head of its FIFO. */
@@ -129,8 +151,8 @@ export interface Protocol {
   newReplyReader(): ReplyReader;
   /** Error reply for a failed request: `-ERR <text>` or `SERVER_ERROR <text>`. */
   errorReply(text: string): Buffer;
-  /** Internal requests sent first on every new server connection (AUTH, SELECT). */
-  handshake(config: PoolConfig): Buffer[];
+  /** Internal requests sent first on every new server connection (AUTH, then SELECT `db` when it is not 0). */
+  handshake(config: PoolConfig, db: number): Buffer[];
   /** All fragments of parent are done: build parent.reply. */
   merge(parent: Msg): void;
 }

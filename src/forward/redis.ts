@@ -34,7 +34,7 @@ import {
   MULTI_REQUEST,
 } from './redis-tx';
 import { allocMsg, type Msg } from './msg';
-import type { Forwarder, Protocol, ReplyReader, RequestReader, RouteView, Session } from './protocol';
+import type { Forwarder, Lease, Protocol, ReplyReader, RequestReader, RouteView, Session, Target } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
@@ -74,6 +74,10 @@ function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
 
 /** Commands that act on the transaction itself (everything else is queued while one is open). */
 const TX_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset']);
+const UNWATCH_REQUEST = Buffer.from('*1\r\n$7\r\nUNWATCH\r\n');
+const ERR_NO_PRIVATE = Buffer.from('-ERR nutmeg: no private connection available (server_private_connections)\r\n');
+/** Blocking commands whose timeout (seconds) is the first argument; the others have it last (XREAD: BLOCK ms). */
+const TIMEOUT_FIRST = new Set(['blmpop', 'bzmpop']);
 /** Local commands the server can run inside a transaction (the rest change per-connection state: refused there). */
 const TX_FORWARDABLE_LOCAL = new Set(['ping', 'echo', 'info']);
 const NO_KEY = -1;
@@ -85,6 +89,31 @@ class RedisRequestReader implements RequestReader {
   private readonly p = new RedisRequestParser();
   /** The client's open transaction (MULTI seen, EXEC/DISCARD not yet): per-client session state. */
   private tx: Transaction | null = null;
+  /** The connection leased for the client's WATCH state (from WATCH until EXEC, DISCARD, UNWATCH, RESET or close). */
+  private watching: Lease | null = null;
+  /** Connections leased for blocking commands, released by the pool when each completes; aborted if the client goes. */
+  private readonly blocking = new Set<Lease>();
+  /** The database the client SELECTed (redis_databases > 1); -1 = the pool's (redis_db). */
+  private db = -1;
+
+  close(): void {
+    // A blocked command must not pop an element into a connection nobody reads: close what the client held.
+    const w = this.watching;
+    this.watching = null;
+    this.tx = null;
+    for (const l of this.blocking) this.fw?.abortLease(l, this);
+    this.blocking.clear();
+    if (w !== null) this.fw?.abortLease(w, this);
+  }
+
+  ended(): void {
+    // Nobody will read what a blocked command pops: drop them now (their requests fail; the client is gone).
+    for (const l of this.blocking) this.fw?.abortLease(l, this);
+    this.blocking.clear();
+  }
+
+  /** The client's pool as of its last request (for close()). */
+  private fw: Forwarder | null = null;
 
   get end(): number {
     return this.p.end;
@@ -109,6 +138,7 @@ class RedisRequestReader implements RequestReader {
   dispatch(client: Session, msg: Msg, buf: Buffer, start: number, end: number): void {
     const p = this.p;
     const fw = client.forwarder;
+    this.fw = fw;
     if (p.inline !== null) {
       // An inline request: from here on it is the RESP request the parser made of it.
       buf = p.inline;
@@ -118,6 +148,7 @@ class RedisRequestReader implements RequestReader {
     msg.buf = buf;
     msg.start = start;
     msg.end = end;
+    msg.db = this.db;
     let cmd = p.cmd;
     const narg = p.narg;
     if (cmd === EMPTY) {
@@ -192,9 +223,6 @@ class RedisRequestReader implements RequestReader {
    */
   private routeKeys(fw: Forwarder, msg: Msg, buf: Buffer, row: CommandRow): void {
     const p = this.p;
-    if ((row.flags & CmdFlag.BLOCKING) !== 0 && hasArg(buf, p.args, p.narg, BLOCK)) {
-      return local(msg, errorReply(`ERR '${row.name}' with BLOCK is not supported by nutmeg: blocking commands are not proxied yet`));
-    }
     const table = fw.table();
     let idx = this.keysTarget(table, row, buf);
     if (idx === CROSS) return local(msg, CROSSSLOT);
@@ -203,7 +231,87 @@ class RedisRequestReader implements RequestReader {
       fw.failMsg(msg, 'Connection refused');
       return;
     }
-    fw.send(table.target(idx), msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
+    const bytes = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
+    if ((row.flags & CmdFlag.BLOCKING) !== 0 && (row.name.charCodeAt(0) !== 0x78 /* x: XREAD only with BLOCK */ || hasArg(buf, p.args, p.narg, BLOCK))) {
+      return this.block(fw, msg, buf, row, table.target(idx), bytes);
+    }
+    fw.send(table.target(idx), msg, bytes);
+  }
+
+  /**
+   * A blocking command: on a connection leased to this client (a shared one would hold every other client
+   * up), with a deadline of its block time plus the pool's timeout (block 0: none); released when it answers.
+   */
+  private block(fw: Forwarder, msg: Msg, buf: Buffer, row: CommandRow, target: Target, bytes: Buffer): void {
+    const lease = fw.lease(target, this, this.db);
+    if (lease === null) return local(msg, ERR_NO_PRIVATE);
+    for (const l of this.blocking) if (l.lessee !== this) this.blocking.delete(l); // answered meanwhile
+    this.blocking.add(lease);
+    msg.lease = lease;
+    const secs = this.blockSeconds(buf, row);
+    const pool = fw.timeout;
+    fw.sendOn(lease, msg, bytes, secs === 0 ? 0 : secs < 0 ? pool : pool > 0 ? Math.ceil(secs * 1000) + pool : 0);
+  }
+
+  /** The command's block time in seconds: 0 = forever, -1 = unreadable (the server will say why). */
+  private blockSeconds(buf: Buffer, row: CommandRow): number {
+    const p = this.p;
+    let i: number;
+    let scale = 1;
+    if (row.name === 'xread' || row.name === 'xreadgroup') {
+      i = -1;
+      for (let k = 1; k + 1 < p.narg; k++) {
+        if (equalsLower(buf, p.args[2 * (k - 1)] as number, p.args[2 * (k - 1) + 1] as number, 'block')) {
+          i = k + 1;
+          break;
+        }
+      }
+      if (i < 0) return -1;
+      scale = 0.001;
+    } else {
+      i = TIMEOUT_FIRST.has(row.name) ? 1 : p.narg - 1;
+    }
+    const v = Number(buf.toString('latin1', p.args[2 * (i - 1)] as number, p.args[2 * (i - 1) + 1] as number));
+    return Number.isFinite(v) && v >= 0 ? v * scale : -1;
+  }
+
+  /** WATCH and UNWATCH: WATCH state lives on a connection leased to this client until EXEC, DISCARD or UNWATCH. */
+  private watch(fw: Forwarder, msg: Msg, buf: Buffer, name: string): void {
+    const bytes = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
+    const w = this.watching;
+    if (name === 'unwatch') {
+      if (w === null) return local(msg, OK_REPLY);
+      this.watching = null;
+      msg.lease = w; // released once the server has unwatched
+      fw.sendOn(w, msg, bytes, fw.timeout);
+      return;
+    }
+    const table = fw.table();
+    const idx = this.stepTarget(table, buf, 1, 1);
+    if (idx === CROSS) return local(msg, CROSSSLOT);
+    if (idx < 0) {
+      fw.failMsg(msg, 'Connection refused');
+      return;
+    }
+    const target = table.target(idx);
+    if (w !== null) {
+      if (w.owner !== target) return local(msg, CROSSSLOT);
+      fw.sendOn(w, msg, bytes, fw.timeout);
+      return;
+    }
+    const lease = fw.lease(target, this, this.db);
+    if (lease === null) return local(msg, ERR_NO_PRIVATE);
+    this.watching = lease;
+    fw.sendOn(lease, msg, bytes, fw.timeout);
+  }
+
+  /** The WATCH state ends without EXEC (DISCARD, RESET): unwatch on the server, then the connection is free. */
+  private unwatchQuietly(fw: Forwarder): void {
+    const w = this.watching;
+    if (w === null) return;
+    this.watching = null;
+    fw.sendBatch(w, [UNWATCH_REQUEST], null, null);
+    fw.release(w);
   }
 
   /** The table index of a KEYS row's keys: NO_KEY (none, or a malformed count), CROSS (several servers), NO_SERVER. */
@@ -286,18 +394,38 @@ class RedisRequestReader implements RequestReader {
     const tx = this.tx;
     if (name === 'multi') {
       if (tx !== null) return local(msg, ERR_NESTED);
-      this.tx = new Transaction(fw);
+      const t = new Transaction(fw);
+      // After WATCH the transaction runs where the watched keys are.
+      if (this.watching !== null) t.target = this.watching.owner;
+      this.tx = t;
       return local(msg, OK_REPLY);
     }
     if (name === 'discard') {
       if (tx === null) return local(msg, ERR_DISCARD_WITHOUT);
       this.tx = null;
+      this.unwatchQuietly(fw);
       return local(msg, OK_REPLY);
     }
     // exec
     if (tx === null) return local(msg, ERR_EXEC_WITHOUT);
     this.tx = null;
-    if (tx.failed || tx.forwarder !== fw) return local(msg, ERR_EXECABORT);
+    const w = this.watching;
+    this.watching = null;
+    if (tx.failed || tx.forwarder !== fw) {
+      if (w !== null) {
+        this.watching = w;
+        this.unwatchQuietly(fw);
+      }
+      return local(msg, ERR_EXECABORT);
+    }
+    const execBytes = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
+    if (w !== null) {
+      // On the connection that holds the WATCH: EXEC answers null if a watched key changed. Released after it.
+      msg.lease = w;
+      tx.parts.unshift(MULTI_REQUEST);
+      fw.sendBatch(w, tx.parts, msg, execBytes);
+      return;
+    }
     if (tx.parts.length === 0) return local(msg, EMPTY_ARRAY);
     let target = tx.target;
     if (target === null) {
@@ -310,7 +438,7 @@ class RedisRequestReader implements RequestReader {
       target = table.target(idx);
     }
     tx.parts.unshift(MULTI_REQUEST);
-    fw.sendBatch(target, tx.parts, msg, msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end));
+    fw.sendBatch(target, tx.parts, msg, execBytes);
   }
 
   /** Commands the proxy answers itself: PING, QUIT, AUTH, ECHO, SELECT, HELLO, CLIENT, INFO. */
@@ -338,19 +466,32 @@ class RedisRequestReader implements RequestReader {
         return local(msg, this.auth(client, fw, buf, p.args[i] as number, p.args[i + 1] as number));
       }
       case 'select': {
-        // One database per pool: the servers' redis_db. Redis's own texts for anything else.
+        // redis_databases 1: the one database is redis_db. More: 0..N-1, each client its own, on server
+        // connections SELECTed to it. Redis's own texts for the rest.
         const s = p.args[0] as number;
         const e = p.args[1] as number;
         const neg = e > s && buf[s] === 0x2d;
         const db = parseUnsigned(buf, neg ? s + 1 : s, e);
         if (db < 0 || e - s > 20) return local(msg, ERR_NOT_INTEGER);
-        if (!neg && db === fw.config.redisDb) return local(msg, OK_REPLY);
-        return local(msg, ERR_DB_RANGE);
+        const cfg = fw.config;
+        if (!neg && db === cfg.redisDb) {
+          this.db = -1;
+          return local(msg, OK_REPLY);
+        }
+        if (neg || cfg.redisDatabases <= 1 || db >= cfg.redisDatabases) return local(msg, ERR_DB_RANGE);
+        if (this.watching !== null) return local(msg, errorReply('ERR SELECT after WATCH is not supported by nutmeg: the watch is on the old database'));
+        this.db = db;
+        return local(msg, OK_REPLY);
       }
       case 'reset':
         client.name = null;
         this.tx = null;
+        this.db = -1;
+        this.unwatchQuietly(fw);
         return local(msg, RESET_REPLY);
+      case 'watch':
+      case 'unwatch':
+        return this.watch(fw, msg, buf, name);
       case 'multi':
       case 'exec':
       case 'discard':
@@ -482,6 +623,7 @@ class RedisRequestReader implements RequestReader {
       const f = allocMsg();
       f.parent = parent;
       f.cmd = parent.cmd;
+      f.db = parent.db;
       f.buf = fb;
       f.end = total;
       frags.push(f);
@@ -661,15 +803,15 @@ export const redisProtocol: Protocol = {
   newRequestReader: () => new RedisRequestReader(),
   newReplyReader: () => new RedisReplyReader(),
   errorReply: (text) => errorReply(`ERR ${text}`),
-  handshake(cfg) {
+  handshake(cfg, db) {
     const out: Buffer[] = [];
     if (cfg.redisAuth !== null) {
       const pw = Buffer.from(cfg.redisAuth);
       out.push(Buffer.concat([Buffer.from(`*2\r\n$4\r\nAUTH\r\n$${pw.length}\r\n`), pw, Buffer.from('\r\n')]));
     }
-    if (cfg.redisDb > 0) {
-      const db = String(cfg.redisDb);
-      out.push(Buffer.from(`*2\r\n$6\r\nSELECT\r\n$${db.length}\r\n${db}\r\n`));
+    if (db > 0) {
+      const d = String(db);
+      out.push(Buffer.from(`*2\r\n$6\r\nSELECT\r\n$${d.length}\r\n${d}\r\n`));
     }
     return out;
   },

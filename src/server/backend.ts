@@ -7,7 +7,7 @@
 //        └─ moved / handshake changed / removed ─► conns retired: no new requests, closed when their
 //           FIFO is empty or at the drain deadline (one ticker for every retired connection)
 
-import { ServerConn, type ConnOwner, type Endpoint } from './conn';
+import { ServerConn, type ConnOwner, type Endpoint, type Handshake } from './conn';
 import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
 import type { Completer, ReplyReader, Target } from '../forward/protocol';
@@ -16,11 +16,12 @@ import type { Completer, ReplyReader, Target } from '../forward/protocol';
 export interface BackendHost {
   readonly completer: Completer;
   readonly serverConnections: number;
-  readonly handshake: readonly Buffer[];
-  readonly handshakeNames: readonly string[];
+  handshakeFor(db: number): Handshake;
   readonly timeout: number;
   /** How long (ms) a retired connection may keep its requests before it is closed anyway. */
   readonly drainMs: number;
+  /** The most connections one backend leases to clients at once (WATCH, blocking commands). */
+  readonly privateConnections: number;
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
@@ -41,6 +42,11 @@ export class Backend implements Target, ConnOwner {
   private readonly host: BackendHost;
   private conns: ServerConn[] = [];
   private rr = 0;
+  /** Connections to other databases than the pool's (redis_databases > 1), by database; made on demand. */
+  private byDb: Map<number, ServerConn[]> | null = null;
+  /** Connections leased to one client each (WATCH, a blocking command), and idle ones kept for the next lease. */
+  private readonly leased = new Set<ServerConn>();
+  private free: ServerConn[] = [];
   failureCount = 0;
   /** ms since epoch when an ejected backend is tried again; 0 = live. */
   nextRetry = 0;
@@ -61,12 +67,8 @@ export class Backend implements Target, ConnOwner {
     return this.host.completer;
   }
 
-  get handshake(): readonly Buffer[] {
-    return this.host.handshake;
-  }
-
-  get handshakeNames(): readonly string[] {
-    return this.host.handshakeNames;
+  handshakeFor(db: number): Handshake {
+    return this.host.handshakeFor(db);
   }
 
   get timeout(): number {
@@ -82,8 +84,9 @@ export class Backend implements Target, ConnOwner {
     return this.host.newReplyReader();
   }
 
-  /** Connections are made on demand up to server_connections, then used round robin. */
-  conn(): ServerConn {
+  /** Connections are made on demand up to server_connections, then used round robin; `db` -1 is the pool's database. */
+  conn(db = -1): ServerConn {
+    if (db >= 0) return this.dbConn(db);
     const conns = this.conns;
     const max = this.host.serverConnections;
     if (conns.length < max) {
@@ -94,6 +97,56 @@ export class Backend implements Target, ConnOwner {
     if (max === 1) return conns[0] as ServerConn;
     this.rr = (this.rr + 1) % max;
     return conns[this.rr % conns.length] as ServerConn;
+  }
+
+  private dbConn(db: number): ServerConn {
+    if (this.byDb === null) this.byDb = new Map();
+    let list = this.byDb.get(db);
+    if (list === undefined) {
+      list = [];
+      this.byDb.set(db, list);
+    }
+    if (list.length < this.host.serverConnections) {
+      const c = new ServerConn(this, this.ep, db);
+      list.push(c);
+      return c;
+    }
+    return list[Math.floor(Math.random() * list.length)] as ServerConn;
+  }
+
+  /**
+   * A connection of its own for one client (WATCH state, a blocked command), with the same handshake as the
+   * shared ones; null when privateConnections are all leased.
+   */
+  lease(lessee: object, db = -1): ServerConn | null {
+    const fi = this.free.findIndex((f) => f.db === db);
+    let c = fi >= 0 ? this.free.splice(fi, 1)[0] : undefined;
+    if (c === undefined) {
+      if (this.leased.size >= this.host.privateConnections) return null;
+      c = new ServerConn(this, this.ep, db);
+    }
+    c.lessee = lessee;
+    this.leased.add(c);
+    return c;
+  }
+
+  /** The client is done with it (its state was cleared on the server): kept for the next lease, or closed. */
+  release(c: ServerConn): void {
+    if (!this.leased.delete(c)) return;
+    c.lessee = null;
+    if (this.removed || c.endpoint !== this.ep || this.free.length >= this.host.privateConnections) {
+      retire(c, performance.now() + this.host.drainMs);
+      return;
+    }
+    this.free.push(c);
+  }
+
+  /** The client went away while the connection holds its state or a blocked command: closed at once. */
+  abortLease(c: ServerConn, lessee: object): void {
+    if (c.lessee !== lessee) return; // released meanwhile, maybe leased again to someone else
+    c.lessee = null;
+    this.leased.delete(c);
+    c.abort();
   }
 
   /** A new address (same identity): connections to the old one are retired; the ejection state starts afresh. */
@@ -109,6 +162,14 @@ export class Backend implements Target, ConnOwner {
    * removed; server_connections lowered: the extra ones).
    */
   retireConns(keep: number): void {
+    if (keep === 0) {
+      // idle leasable connections and other databases' go too (leased ones when released: release() sees the change)
+      const deadline = performance.now() + this.host.drainMs;
+      for (const c of this.free) retire(c, deadline);
+      this.free = [];
+      if (this.byDb !== null) for (const list of this.byDb.values()) for (const c of list) retire(c, deadline);
+      this.byDb = null;
+    }
     if (this.conns.length <= keep) return;
     const gone = this.conns.slice(keep);
     this.conns = this.conns.slice(0, keep);
@@ -144,6 +205,8 @@ export class Backend implements Target, ConnOwner {
 
   checkTimeouts(now: number): void {
     for (const c of this.conns) c.checkTimeout(now);
+    for (const c of this.leased) c.checkTimeout(now);
+    if (this.byDb !== null) for (const list of this.byDb.values()) for (const c of list) c.checkTimeout(now);
   }
 
   onSuccess(): void {
@@ -175,6 +238,9 @@ export class Backend implements Target, ConnOwner {
   /** Shutdown: close every connection, waiting requests get an error reply. */
   shutdown(): void {
     for (const c of this.conns) c.shutdown();
+    if (this.byDb !== null) for (const list of this.byDb.values()) for (const c of list) c.shutdown();
+    for (const c of this.leased) c.shutdown();
+    for (const c of this.free) c.shutdown();
   }
 }
 

@@ -35,15 +35,20 @@ export interface Endpoint {
   readonly address: string;
 }
 
+/** The requests a new connection sends first (AUTH, SELECT), and their names for the log. */
+export interface Handshake {
+  readonly bytes: readonly Buffer[];
+  readonly names: readonly string[];
+}
+
 /** What a connection needs from the backend it belongs to (server/backend.ts): no pool, no client. */
 export interface ConnOwner {
   /** The backend's identity (its name), for logs. */
   readonly name: string;
   readonly stats: ServerStats;
   readonly completer: Completer;
-  /** AUTH / SELECT sent first on every new connection, with their names for the log. */
-  readonly handshake: readonly Buffer[];
-  readonly handshakeNames: readonly string[];
+  /** AUTH / SELECT sent first on every new connection to database `db` (-1: the pool's), with their names for the log. */
+  handshakeFor(db: number): Handshake;
   /** ms for connect + reply of the handshake, 0 = none (the pool's timeout). */
   readonly timeout: number;
   newReplyReader(): ReplyReader;
@@ -84,9 +89,15 @@ export class ServerConn {
   inflightBytes = 0;
   /** Retired (its backend was removed or moved): no new requests; closes when its FIFO is empty or at this time (performance.now() ms). */
   retireAt = 0;
+  /** Leased to one client's session (WATCH, a blocking command), or null for a shared connection. */
+  lessee: object | null = null;
+  /** The database it works in: -1 the pool's (redis_db), else one a client SELECTed (redis_databases > 1). */
+  readonly db: number;
+  private handshake: Handshake | null = null;
 
-  constructor(owner: ConnOwner, endpoint: Endpoint) {
+  constructor(owner: ConnOwner, endpoint: Endpoint, db = -1) {
     this.owner = owner;
+    this.db = db;
     this.completer = owner.completer;
     this.endpoint = endpoint;
     this.reader = owner.newReplyReader();
@@ -149,7 +160,9 @@ export class ServerConn {
     if (ep.unixPath === null) sock.setNoDelay(true);
     // AUTH then SELECT go first on every new connection (twemproxy sends SELECT first: a bug).
     // enqueue() calls connect() before queueing, so the FIFO and outbox are empty here.
-    const hs = owner.handshake;
+    const handshake = owner.handshakeFor(this.db);
+    this.handshake = handshake;
+    const hs = handshake.bytes;
     for (let i = 0; i < hs.length; i++) {
       // An internal request: its reply is dropped (an error is logged); it times out like any request.
       const m = allocMsg();
@@ -229,7 +242,7 @@ export class ServerConn {
   }
 
   private handshakeError(i: number, buf: Buffer, start: number, end: number): void {
-    const names = this.owner.handshakeNames;
+    const names = this.handshake?.names ?? [];
     const text = buf.toString('latin1', start + 1, Math.min(end - 2, start + 201));
     this.owner.onHandshakeError(names[i] ?? 'handshake', text);
   }
@@ -277,6 +290,15 @@ export class ServerConn {
   /** preconnect: open the connection now if it is not open or opening. */
   ensureConnected(): void {
     if (this.state === State.IDLE) this.connect();
+  }
+
+  /**
+   * Close at once without counting a failure, dropping what it holds: a leased connection whose client went
+   * away (a blocked command must not pop an element into a connection nobody reads).
+   */
+  abort(): void {
+    if (this.socket === null) return;
+    failAll(this.completer, this.detach(true), 'Connection reset by peer');
   }
 
   /** Shutdown: close without counting a failure; waiting requests get an error reply. */

@@ -12,8 +12,10 @@ import type { PoolConfig, ServerConfig } from '../config/types';
 import { RoutingTable, type TableEntry } from '../route/table';
 import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
+import type { Handshake } from './conn';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Completer, Forwarder, Protocol, ReplyReader, Target } from '../forward/protocol';
+import type { Completer, Forwarder, Lease, Protocol, ReplyReader, Target } from '../forward/protocol';
+import { ServerConn } from './conn';
 import { onTick } from '../util/clock';
 import { log } from '../util/log';
 
@@ -42,8 +44,9 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   readonly stats = new PoolStats();
   /** redis_auth as bytes, compared with client AUTH arguments. */
   authBuf: Buffer | null = null;
-  handshake: Buffer[] = [];
-  handshakeNames: string[] = [];
+  /** The pool database's handshake, and other databases' (redis_databases > 1), made on demand. */
+  private handshake: Handshake = { bytes: [], names: [] };
+  private dbHandshakes = new Map<number, Handshake>();
   /** How long a retired server connection may keep its requests (reload_drain). */
   drainMs: number;
   private current: RoutingTable<Backend>;
@@ -98,12 +101,12 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   /** Queue a request (or fragment) on a backend of the table it was routed with. */
   send(target: Target, msg: Msg, bytes: Buffer): void {
     // Only this pool's tables hand out targets, and they hold Backends.
-    (target as Backend).conn().enqueue(msg, bytes, this.current.timeout);
+    (target as Backend).conn(msg.db).enqueue(msg, bytes, this.current.timeout);
     if (!msg.expectReply) this.finish(msg);
   }
 
-  sendBatch(target: Target, internal: readonly Buffer[], last: Msg, lastBytes: Buffer): void {
-    const c = (target as Backend).conn();
+  sendBatch(where: Target | Lease, internal: readonly Buffer[], last: Msg | null, lastBytes: Buffer | null): void {
+    const c = where instanceof ServerConn ? where : (where as Backend).conn(last === null ? -1 : last.db);
     const timeout = this.current.timeout;
     for (const bytes of internal) {
       const m = allocMsg();
@@ -113,7 +116,28 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
       m.end = bytes.length;
       c.enqueue(m, bytes, timeout);
     }
-    c.enqueue(last, lastBytes, timeout);
+    if (last !== null && lastBytes !== null) c.enqueue(last, lastBytes, timeout);
+  }
+
+  lease(target: Target, lessee: object, db = -1): Lease | null {
+    return (target as Backend).lease(lessee, db);
+  }
+
+  sendOn(lease: Lease, msg: Msg, bytes: Buffer, timeout: number): void {
+    (lease as ServerConn).enqueue(msg, bytes, timeout);
+    if (!msg.expectReply) this.finish(msg);
+  }
+
+  release(lease: Lease): void {
+    (lease.owner as Backend).release(lease as ServerConn);
+  }
+
+  abortLease(lease: Lease, lessee: object): void {
+    (lease.owner as Backend).abortLease(lease as ServerConn, lessee);
+  }
+
+  get privateConnections(): number {
+    return this.config.serverPrivateConnections;
   }
 
   forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void {
@@ -124,13 +148,19 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
       return;
     }
     const b = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
-    (t.backends[idx] as Backend).conn().enqueue(msg, b, t.timeout);
+    (t.backends[idx] as Backend).conn(msg.db).enqueue(msg, b, t.timeout);
     if (!msg.expectReply) this.finish(msg);
   }
 
   /** A request or fragment has its reply (or error): complete it, merging fragments into their parent. */
   finish(msg: Msg): void {
     msg.done = true;
+    const lease = msg.lease;
+    if (lease !== null) {
+      // A blocking command or EXEC after WATCH: the client is done with its connection.
+      msg.lease = null;
+      this.release(lease as Lease);
+    }
     const parent = msg.parent;
     if (parent !== null) {
       if (--parent.pending > 0) return;
@@ -253,12 +283,12 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
    * or the handshake changed (its connections retire). Removed backends retire. A new table is published.
    */
   reconfigure(config: PoolConfig, drainMs: number): ServerChanges {
-    const oldHandshake = this.handshake;
+    const oldHandshake = this.handshake.bytes;
     const oldConns = this.config.serverConnections;
     this.config = config;
     this.drainMs = drainMs;
     this.applySettings(config);
-    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake);
+    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake.bytes);
     const changes: ServerChanges = { added: 0, removed: 0, moved: 0 };
     const wanted = new Set(config.servers.map((s) => s.name));
     for (const [name, b] of this.backends) {
@@ -310,10 +340,25 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   private applySettings(config: PoolConfig): void {
     this.authBuf = config.redisAuth === null ? null : Buffer.from(config.redisAuth);
-    this.handshake = this.protocol.handshake(config);
-    this.handshakeNames = [];
-    if (config.redis && config.redisAuth !== null) this.handshakeNames.push('AUTH');
-    if (config.redis && config.redisDb > 0) this.handshakeNames.push(`SELECT ${config.redisDb}`);
+    this.handshake = this.makeHandshake(config, config.redisDb);
+    this.dbHandshakes = new Map();
+  }
+
+  private makeHandshake(config: PoolConfig, db: number): Handshake {
+    const names: string[] = [];
+    if (config.redis && config.redisAuth !== null) names.push('AUTH');
+    if (config.redis && db > 0) names.push(`SELECT ${db}`);
+    return { bytes: this.protocol.handshake(config, db), names };
+  }
+
+  handshakeFor(db: number): Handshake {
+    if (db < 0) return this.handshake;
+    let h = this.dbHandshakes.get(db);
+    if (h === undefined) {
+      h = this.makeHandshake(this.config, db);
+      this.dbHandshakes.set(db, h);
+    }
+    return h;
   }
 
   /** A table over the configured servers; `prevLive` carries the ejection state of kept backends (absent: live). */

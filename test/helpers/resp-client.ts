@@ -35,3 +35,13 @@ export class Resp extends FramedClient {
     return r[0]!;
   }
 }
+
+/** One command on a fresh direct connection to a backend (no proxy), its one reply. */
+export async function direct(b: { port: number }, ...args: string[]): Promise<string> {
+  const c = await Resp.connect(b.port);
+  try {
+    return await c.cmd(...args);
+  } finally {
+    c.close();
+  }
+}

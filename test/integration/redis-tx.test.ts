@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { startRedis, startNutmeg, freePorts, type Backend, type ProxyProc } from '../helpers/procs';
-import { keysOn } from '../helpers/faults';
+import { keysOn, poolYaml } from '../helpers/faults';
 import { Resp } from '../helpers/resp-client';
 
 let backends: Backend[] = [];
@@ -17,18 +17,7 @@ let port = 0;
 before(async () => {
   backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
   [port] = (await freePorts(1)) as [number];
-  const yaml = [
-    'alpha:',
-    `  listen: 127.0.0.1:${port}`,
-    '  hash: fnv1a_64',
-    '  hash_tag: "{}"',
-    '  distribution: ketama',
-    '  redis: true',
-    '  transaction_max_commands: 50',
-    '  servers:',
-    ...backends.map((b, i) => `    - 127.0.0.1:${b.port}:1 s${i}`),
-    '',
-  ].join('\n');
+  const yaml = poolYaml('alpha', port, backends, ['redis: true', 'hash_tag: "{}"', 'transaction_max_commands: 50']);
   px = await startNutmeg(yaml, [port]);
 });
 

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startRedis, startNutmeg, startNutcracker, freePorts, until, readStats, sleep, waitPort, RawClient, Proc, NUTMEG_BIN, type Backend, type ProxyProc } from '../helpers/procs';
-import { Resp, enc } from '../helpers/resp-client';
+import { Resp, enc, direct } from '../helpers/resp-client';
 
 const procs: Proc[] = [];
 after(async () => {
@@ -62,14 +62,6 @@ async function applied(px: ProxyProc, n: number, ms = 10000): Promise<void> {
   await until(`${n} reloads applied`, () => count(px.stderr, 'reload: configuration ') - count(px.stderr, "' rejected") >= n, ms);
 }
 
-async function direct(b: Backend, ...args: string[]): Promise<string> {
-  const c = await Resp.connect(b.port);
-  try {
-    return await c.cmd(...args);
-  } finally {
-    c.close();
-  }
-}
 
 function intOf(reply: string): number {
   assert.match(reply, /^:\d+\r\n$/, `an integer reply: ${JSON.stringify(reply)}`);

@@ -14,6 +14,7 @@ import {
   lookupCommand,
   checkArity,
   lookupSubcommand,
+  CmdFlag,
   parseNumkeys,
 } from '../../src/protocol/redis/commands';
 import { RAW_COMMANDS } from '../../src/protocol/redis/command-specs';
@@ -350,7 +351,7 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
   }
   const kind = (n: string): number => COMMANDS[idx(n)]!.kind;
   const merge = (n: string): number => COMMANDS[idx(n)]!.merge;
-  for (const n of 'ping quit auth echo select hello client info reset multi exec discard'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
+  for (const n of 'ping quit auth echo select hello client info reset multi exec discard watch unwatch'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
   for (const n of 'lolwut time'.split(' ')) assert.equal(kind(n), CmdKind.ANY, n);
   assert.equal(merge('mget'), MergeKind.MGET);
   for (const n of 'del unlink touch exists'.split(' ')) {
@@ -367,9 +368,13 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
     assert.equal(kind(n), CmdKind.SINGLE, n);
     assert.equal(COMMANDS[idx(n)]!.firstKey, 1, n);
   }
-  const unsupported = `keys scan watch unwatch subscribe psubscribe unsubscribe punsubscribe blpop
-    brpop blmove bzpopmin bzpopmax flushall flushdb config dbsize randomkey shutdown save bgsave monitor slaveof
-    replicaof wait script function debug swapdb migrate cluster readonly readwrite sync psync blmpop bzmpop`;
+  const unsupported = `keys scan subscribe psubscribe unsubscribe punsubscribe flushall flushdb config dbsize randomkey
+    shutdown save bgsave monitor slaveof replicaof wait script function debug swapdb migrate cluster readonly readwrite
+    sync psync`;
+  for (const n of 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'.split(' ')) {
+    assert.equal(kind(n), CmdKind.KEYS, n);
+    assert.ok((COMMANDS[idx(n)]!.flags & CmdFlag.BLOCKING) !== 0, n);
+  }
   for (const n of unsupported.split(/\s+/)) assert.equal(kind(n), CmdKind.UNSUPPORTED, n);
   assert.equal(COMMANDS[idx('keys')]!.reason, 'keys span all shards');
   for (const n of ['xinfo', 'xgroup', 'object', 'command', 'memory']) assert.equal(kind(n), CmdKind.CONTAINER, n);

@@ -90,7 +90,7 @@ const K = CmdKind;
 const M = MergeKind;
 
 // --- what the proxy does, where it is not "route by the key specs"
-const LOCAL = new Set('ping echo quit auth hello select info reset client multi exec discard'.split(' '));
+const LOCAL = new Set('ping echo quit auth hello select info reset client multi exec discard watch unwatch'.split(' '));
 const ANY = new Set('command lolwut time'.split(' '));
 const SPLIT: Record<string, [CmdKind, MergeKind]> = {
   mget: [K.MULTI_KEY, M.MGET],
@@ -104,9 +104,7 @@ const SPLIT: Record<string, [CmdKind, MergeKind]> = {
 const CHANNEL_FIRST = new Set('publish spublish'.split(' '));
 const REFUSED: [string, string][] = [
   ['keys span all shards', 'keys scan randomkey dbsize flushall flushdb'],
-  ['WATCH is not proxied yet', 'watch unwatch'],
   ['pub/sub subscriptions are not proxied yet', 'subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'],
-  ['blocking commands are not proxied yet', 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'],
   ['scripts and functions are managed per server', 'script function'],
   ['databases are not proxied', 'move swapdb'],
   ['replication commands are not proxied', 'slaveof replicaof sync psync replconf wait failover role'],
@@ -167,7 +165,8 @@ for (const [name, arity, flagText, rawSpecs] of RAW_COMMANDS) {
   if (bar > 0) containers.get(name.slice(0, bar))?.set(name.slice(bar + 1), rows.length);
   rows.push({ name, kind: k.kind, arity, flags, firstKey: k.firstKey, specs, merge: k.merge, reason: k.reason, subs: containers.get(name) ?? null });
 }
-// Blocking commands' non-blocking forms: XREAD and XREADGROUP without BLOCK are ordinary multi-key reads (forward/redis.ts checks).
+// Blocking commands (flag BLOCKING) run on a connection leased to the client; XREAD and XREADGROUP only with
+// BLOCK (without it they are ordinary multi-key reads). forward/redis.ts decides.
 
 /** The command table; `lookupCommand` returns an index into it. */
 export const COMMANDS: readonly CommandRow[] = rows;
