@@ -46,6 +46,7 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   // nutmeg's own
   ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
   ['transaction_max_commands', { type: 'number', expect: 'the most commands one MULTI may queue (decimal digits, at least 1)' }],
+  ['redis_admin_commands', { type: 'bool', expect: BOOL }],
   ['redis_databases', { type: 'number', expect: 'how many databases clients may SELECT, 0..N-1 (decimal digits, at least 1)' }],
   ['server_private_connections', { type: 'number', expect: 'the most connections per server leased to clients for WATCH and blocking commands (decimal digits)' }],
 ]);
@@ -127,6 +128,7 @@ interface PoolDraft {
   transactionMaxCommands: number;
   serverPrivateConnections: number;
   redisDatabases: number;
+  redisAdminCommands: boolean;
   servers: ServerConfig[] | null;
 }
 
@@ -153,6 +155,7 @@ function newDraft(): PoolDraft {
     transactionMaxCommands: 1000,
     serverPrivateConnections: 64,
     redisDatabases: 1,
+    redisAdminCommands: false,
     servers: null,
   };
 }
@@ -299,6 +302,9 @@ class Loader {
           d.transactionMaxCommands = this.number(name, key, dir, v, vAt);
           if (d.transactionMaxCommands === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 command)');
           break;
+        case 'redis_admin_commands':
+          d.redisAdminCommands = this.bool(name, key, v, vAt);
+          break;
         case 'redis_databases':
           d.redisDatabases = this.number(name, key, dir, v, vAt);
           if (d.redisDatabases === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 database)');
@@ -346,6 +352,7 @@ class Loader {
       transactionMaxCommands: d.transactionMaxCommands,
       serverPrivateConnections: d.serverPrivateConnections,
       redisDatabases: d.redisDatabases,
+      redisAdminCommands: d.redisAdminCommands,
       servers: d.servers,
     };
   }

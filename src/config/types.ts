@@ -53,6 +53,8 @@ export interface PoolConfig {
   serverPrivateConnections: number;
   /** Databases clients may SELECT (0..N-1); 1 = only redis_db (nutmeg's own key). */
   redisDatabases: number;
+  /** FLUSHDB / FLUSHALL allowed (sent to every server); nutmeg's own key. */
+  redisAdminCommands: boolean;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -172,6 +172,10 @@ class McReplyReader implements ReplyReader {
     return this.p.parse(buf, start);
   }
 
+  redirect(): Buffer | null {
+    return null;
+  }
+
   complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
     const p = this.p;
     if (msg.parent === null) {

@@ -49,6 +49,8 @@ export class Msg {
   queuedAt = 0;
   /** A leased server connection (forward/protocol Lease) the pool releases when this request completes. */
   lease: object | null = null;
+  /** A script body to send again as EVAL if the server answers this EVALSHA with -NOSCRIPT (once). */
+  retry: Buffer | null = null;
   /** Database of the client that sent it: -1 the pool's (redis_db), else one it SELECTed (redis_databases > 1). */
   db = -1;
 
@@ -78,6 +80,7 @@ export class Msg {
     this.queuedAt = 0;
     this.lease = null;
     this.db = -1;
+    this.retry = null;
   }
 }
 

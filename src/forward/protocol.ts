@@ -56,6 +56,9 @@ export interface RouteView {
   route(buf: Buffer, start: number, end: number): number;
   /** Index of the first live target in configured order (keyless scripts go there), or -1. */
   firstLive(): number;
+  /** Targets in the table (live or not), and whether one is live. */
+  readonly size: number;
+  isLive(index: number): boolean;
   target(index: number): Target;
   readonly scratch: FragScratch;
 }
@@ -143,6 +146,11 @@ export interface ReplyReader {
    * Returns false when the reply is a transient server failure that counts as a server error.
    */
   complete(msg: Msg, buf: Buffer, start: number, end: number): boolean;
+  /**
+   * After complete(): bytes to send again on the same connection instead of completing the request (a
+   * completion that redirects: EVALSHA answered -NOSCRIPT becomes EVAL), or null to complete it.
+   */
+  redirect(msg: Msg): Buffer | null;
 }
 
 export interface Protocol {

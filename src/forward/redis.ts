@@ -22,6 +22,8 @@ import {
 } from '../protocol/redis/replies';
 import { COMMANDS, checkArity, lookupSubcommand, CmdKind, CmdFlag, MergeKind, type CommandRow } from '../protocol/redis/commands';
 import { findKeys, sortKeys } from '../protocol/redis/keys';
+import { rememberScript, scriptBody, evalFromEvalsha } from './redis-scripts';
+import { mergeBroadcast, mergeScan, decodeCursor, withArg1, ERR_INVALID_CURSOR } from './redis-keyspace';
 import {
   Transaction,
   ERR_NESTED,
@@ -44,6 +46,7 @@ const ERR_NOT_INTEGER = Buffer.from('-ERR value is not an integer or out of rang
 const ERR_DB_RANGE = Buffer.from('-ERR DB index is out of range\r\n');
 const RESET_REPLY = Buffer.from('+RESET\r\n');
 const BLOCK = Buffer.from('BLOCK');
+const NOSCRIPT = Buffer.from('-NOSCRIPT');
 /** Key positions of one request (reused; grown to the largest request's argument count). */
 let KEY_POS = new Int32Array(256);
 const PLACEHOLDER = Buffer.from('placeholder');
@@ -182,6 +185,7 @@ class RedisRequestReader implements RequestReader {
       msg.cmd = cmd;
       if (!checkArity(cmd, narg)) return this.reject(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
     }
+    if (row.flags & CmdFlag.NOSCRIPT) this.scripts(msg, buf, row.name);
     if (this.tx !== null) {
       if (!TX_CONTROL.has(row.name)) return this.queue(fw, this.tx, msg, buf, start, end, row);
       if (row.name === 'watch') return local(msg, ERR_WATCH_IN_MULTI);
@@ -205,6 +209,12 @@ class RedisRequestReader implements RequestReader {
         return;
       case CmdKind.ANY:
         fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
+        return;
+      case CmdKind.BROADCAST:
+        this.broadcast(fw, msg, row);
+        return;
+      case CmdKind.SCAN:
+        this.scan(fw, msg, buf);
         return;
       case CmdKind.UNSUPPORTED:
         return local(msg, errorReply(`ERR '${row.name.replace('|', ' ')}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
@@ -312,6 +322,62 @@ class RedisRequestReader implements RequestReader {
     this.watching = null;
     fw.sendBatch(w, [UNWATCH_REQUEST], null, null);
     fw.release(w);
+  }
+
+  /** Scripts: bodies seen in EVAL and SCRIPT LOAD are kept; an EVALSHA of a known one may be sent again as EVAL. */
+  private scripts(msg: Msg, buf: Buffer, name: string): void {
+    const p = this.p;
+    if (name === 'eval' || name === 'eval_ro') {
+      rememberScript(buf.subarray(p.args[0] as number, p.args[1] as number));
+    } else if (name === 'script|load' && p.narg > 2) {
+      rememberScript(buf.subarray(p.args[2] as number, p.args[3] as number));
+    } else if (name === 'evalsha' || name === 'evalsha_ro') {
+      msg.retry = scriptBody(buf.toString('latin1', p.args[0] as number, p.args[1] as number));
+    }
+  }
+
+  /** Sent whole to every live server; merged when all have answered (redis-keyspace.ts). */
+  private broadcast(fw: Forwarder, msg: Msg, row: CommandRow): void {
+    if ((row.name === 'flushdb' || row.name === 'flushall') && !fw.config.redisAdminCommands) {
+      return local(msg, errorReply(`ERR '${row.name}' is not allowed by nutmeg: it empties every server of the pool (set redis_admin_commands: true)`));
+    }
+    const table = fw.table();
+    const live: number[] = [];
+    for (let i = 0; i < table.size; i++) if (table.isLive(i)) live.push(i);
+    if (live.length === 0) {
+      if (row.name === 'info') return local(msg, bulkReply(info(fw)));
+      fw.failMsg(msg, 'Connection refused');
+      return;
+    }
+    const bytes = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
+    const frags: Msg[] = [];
+    for (let k = 0; k < live.length; k++) frags.push(fragmentOf(msg, bytes));
+    msg.frags = frags;
+    msg.pending = frags.length;
+    for (let k = 0; k < live.length; k++) fw.send(table.target(live[k] as number), frags[k] as Msg, bytes);
+  }
+
+  /** SCAN: the server whose index the cursor carries, with its own cursor; the reply's cursor rewritten. */
+  private scan(fw: Forwarder, msg: Msg, buf: Buffer): void {
+    const p = this.p;
+    const table = fw.table();
+    const c = decodeCursor(arg(p, 1, buf), Math.min(table.size, 1024));
+    if (c === null) return local(msg, ERR_INVALID_CURSOR);
+    let [cursor, server] = c;
+    // a server ejected since: go on with the next live one, from its start
+    while (server < table.size && !table.isLive(server)) {
+      server++;
+      cursor = 0n;
+    }
+    if (server >= table.size) return local(msg, Buffer.from('*2\r\n$1\r\n0\r\n*0\r\n'));
+    let next = server + 1;
+    while (next < table.size && !table.isLive(next)) next++;
+    const bytes = withArg1(buf, p.nameStart, p.nameEnd, p.args, cursor.toString());
+    const f = fragmentOf(msg, bytes);
+    msg.frags = [f];
+    msg.pending = 1;
+    msg.fragOffsets = [server, next < table.size ? next : -1];
+    fw.send(table.target(server), f, bytes);
   }
 
   /** The table index of a KEYS row's keys: NO_KEY (none, or a malformed count), CROSS (several servers), NO_SERVER. */
@@ -649,6 +715,17 @@ class RedisRequestReader implements RequestReader {
   }
 }
 
+/** A fragment of `parent` whose request is `bytes` (for the parent's server, database and command row). */
+function fragmentOf(parent: Msg, bytes: Buffer): Msg {
+  const f = allocMsg();
+  f.parent = parent;
+  f.cmd = parent.cmd;
+  f.db = parent.db;
+  f.buf = bytes;
+  f.end = bytes.length;
+  return f;
+}
+
 /** Some argument after the name equals the uppercase ASCII `word` (any case). */
 function hasArg(buf: Buffer, args: readonly number[], narg: number, word: Buffer): boolean {
   for (let i = 1; i < narg; i++) {
@@ -669,6 +746,11 @@ function argHead(buf: Buffer, dataStart: number): number {
 function local(msg: Msg, reply: Buffer): void {
   msg.reply = reply;
   msg.done = true;
+}
+
+/** nutmeg's own lines in the `# Server` section of INFO. */
+function proxyInfoLines(): string {
+  return `proxy:nutmeg\r\nnutmeg_version:${VERSION}\r\nnutmeg_process_id:${process.pid}\r\n`;
 }
 
 function info(fw: Forwarder): string {
@@ -710,11 +792,26 @@ class RedisReplyReader implements ReplyReader {
 
   prepare(msg: Msg): void {
     const parent = msg.parent;
-    this.p.collect = parent !== null && COMMANDS[parent.cmd]!.merge === MergeKind.MGET;
+    if (parent === null) {
+      this.p.collect = false;
+      return;
+    }
+    const m = COMMANDS[parent.cmd]!.merge;
+    this.p.collect = m === MergeKind.MGET || m === MergeKind.CONCAT || m === MergeKind.AND_ARRAY || m === MergeKind.SCAN;
   }
 
   parse(buf: Buffer, start: number): ParseStatus {
     return this.p.parse(buf, start);
+  }
+
+  redirect(msg: Msg): Buffer | null {
+    const body = msg.retry;
+    msg.retry = null;
+    const r = msg.reply;
+    if (body === null || r === null || !r.subarray(0, 9).equals(NOSCRIPT)) return null;
+    const again = evalFromEvalsha(msg.buf.subarray(msg.start, msg.end), body);
+    if (again !== null) msg.reply = null;
+    return again;
   }
 
   complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
@@ -748,6 +845,11 @@ function merge(parent: Msg): void {
       parent.reply = errorReply(`ERR ${f.fragError}`);
       return;
     }
+  }
+  if (row.kind === CmdKind.BROADCAST) return mergeBroadcast(parent, row.merge, proxyInfoLines);
+  if (row.kind === CmdKind.SCAN) {
+    const o = parent.fragOffsets as number[];
+    return mergeScan(parent, o[0] as number, o[1] as number);
   }
   const want = row.merge === MergeKind.MGET ? 0x2a : row.merge === MergeKind.SUM ? 0x3a : 0x2b;
   for (const f of frags) {

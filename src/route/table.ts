@@ -61,6 +61,14 @@ export class RoutingTable<B extends Target> implements RouteView {
     return this.router.route(buf, start, end);
   }
 
+  get size(): number {
+    return this.backends.length;
+  }
+
+  isLive(index: number): boolean {
+    return this.live[index] === true;
+  }
+
   firstLive(): number {
     return this.live.indexOf(true);
   }

@@ -224,6 +224,13 @@ export class ServerConn {
           const good = reader.complete(head, buf, pos, end);
           if (good) owner.onSuccess();
           else owner.onTransientFailure();
+          const again = head.retry === null ? null : reader.redirect(head);
+          if (again !== null) {
+            // Sent again on this connection (after what is queued): the client's FIFO keeps its reply order.
+            this.enqueue(head, again, head.deadline > 0 ? owner.timeout : 0);
+            pos = end;
+            continue;
+          }
           this.completer.finish(head);
           // Completions do not re-enter this connection (see the header); if one ever did fail it, stop here.
           if (gen !== this.gen) return;

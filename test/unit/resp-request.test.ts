@@ -346,12 +346,14 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
     if (r.kind === CmdKind.KEYS) assert.ok(r.specs.length > 0, `${r.name}: key specs`);
     if (r.kind === CmdKind.UNSUPPORTED) assert.ok(r.reason.length > 0, r.name);
     else assert.equal(r.reason, '', r.name);
-    if (r.kind !== CmdKind.MULTI_KEY && r.kind !== CmdKind.MSET) assert.equal(r.merge, MergeKind.NONE, r.name);
+    if (r.kind !== CmdKind.MULTI_KEY && r.kind !== CmdKind.MSET && r.kind !== CmdKind.BROADCAST && r.kind !== CmdKind.SCAN) assert.equal(r.merge, MergeKind.NONE, r.name);
     if (r.kind === CmdKind.CONTAINER) assert.ok(r.subs !== null && r.subs.size > 0, r.name);
   }
   const kind = (n: string): number => COMMANDS[idx(n)]!.kind;
   const merge = (n: string): number => COMMANDS[idx(n)]!.merge;
-  for (const n of 'ping quit auth echo select hello client info reset multi exec discard watch unwatch'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
+  for (const n of 'ping quit auth echo select hello client reset multi exec discard watch unwatch'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
+  for (const n of 'keys dbsize randomkey flushdb flushall info'.split(' ')) assert.equal(kind(n), CmdKind.BROADCAST, n);
+  assert.equal(kind('scan'), CmdKind.SCAN);
   for (const n of 'lolwut time'.split(' ')) assert.equal(kind(n), CmdKind.ANY, n);
   assert.equal(merge('mget'), MergeKind.MGET);
   for (const n of 'del unlink touch exists'.split(' ')) {
@@ -368,16 +370,14 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
     assert.equal(kind(n), CmdKind.SINGLE, n);
     assert.equal(COMMANDS[idx(n)]!.firstKey, 1, n);
   }
-  const unsupported = `keys scan subscribe psubscribe unsubscribe punsubscribe flushall flushdb config dbsize randomkey
-    shutdown save bgsave monitor slaveof replicaof wait script function debug swapdb migrate cluster readonly readwrite
-    sync psync`;
+  const unsupported = `subscribe psubscribe unsubscribe punsubscribe config shutdown save bgsave monitor slaveof replicaof
+    wait debug swapdb migrate cluster readonly readwrite sync psync`;
   for (const n of 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'.split(' ')) {
     assert.equal(kind(n), CmdKind.KEYS, n);
     assert.ok((COMMANDS[idx(n)]!.flags & CmdFlag.BLOCKING) !== 0, n);
   }
   for (const n of unsupported.split(/\s+/)) assert.equal(kind(n), CmdKind.UNSUPPORTED, n);
-  assert.equal(COMMANDS[idx('keys')]!.reason, 'keys span all shards');
-  for (const n of ['xinfo', 'xgroup', 'object', 'command', 'memory']) assert.equal(kind(n), CmdKind.CONTAINER, n);
+  for (const n of ['xinfo', 'xgroup', 'object', 'command', 'memory', 'script', 'function']) assert.equal(kind(n), CmdKind.CONTAINER, n);
   const sub = (c: string, s: string): number => lookupSubcommand(idx(c), Buffer.from(s), 0, s.length);
   assert.equal(COMMANDS[sub('xinfo', 'STREAM')]!.name, 'xinfo|stream');
   assert.equal(COMMANDS[sub('xinfo', 'stream')]!.kind, CmdKind.SINGLE);

@@ -41,6 +41,10 @@ export const CmdKind = {
   UNSUPPORTED: 6,
   /** Argument 1 names a subcommand row. */
   CONTAINER: 7,
+  /** Sent whole to every live server; the replies merged by `merge` (KEYS, DBSIZE, SCRIPT LOAD, INFO, ...). */
+  BROADCAST: 8,
+  /** SCAN: one server at a time, its index carried in the cursor. */
+  SCAN: 9,
 } as const;
 export type CmdKind = (typeof CmdKind)[keyof typeof CmdKind];
 
@@ -53,6 +57,22 @@ export const MergeKind = {
   SUM: 2,
   /** `+OK` once every fragment answered `+OK`. */
   ALL_OK: 3,
+  /** One array of every fragment's elements (KEYS). */
+  CONCAT: 4,
+  /** The reply when every server gave the same one, else the first error (SCRIPT LOAD, FUNCTION LOAD). */
+  SAME: 5,
+  /** Element-wise AND of integer arrays (SCRIPT EXISTS). */
+  AND_ARRAY: 6,
+  /** `+OK` when any server answered `+OK`, else the first reply (SCRIPT KILL, FUNCTION KILL). */
+  ANY_OK: 7,
+  /** The first server's reply (FUNCTION LIST, DUMP, STATS). */
+  FIRST: 8,
+  /** A random non-nil reply, else nil (RANDOMKEY). */
+  RANDOM: 9,
+  /** INFO: the first server's text with the keyspace, errorstats and commandstats summed, plus the proxy's lines. */
+  INFO: 10,
+  /** SCAN's reply with the server index put into the cursor. */
+  SCAN: 11,
 } as const;
 export type MergeKind = (typeof MergeKind)[keyof typeof MergeKind];
 
@@ -90,7 +110,28 @@ const K = CmdKind;
 const M = MergeKind;
 
 // --- what the proxy does, where it is not "route by the key specs"
-const LOCAL = new Set('ping echo quit auth hello select info reset client multi exec discard watch unwatch'.split(' '));
+const LOCAL = new Set('ping echo quit auth hello select reset client multi exec discard watch unwatch'.split(' '));
+/** Whole-keyspace commands: sent to every live server, replies merged. FLUSHDB/FLUSHALL need redis_admin_commands. */
+const BROADCAST: Record<string, MergeKind> = {
+  keys: M.CONCAT,
+  dbsize: M.SUM,
+  randomkey: M.RANDOM,
+  flushdb: M.ALL_OK,
+  flushall: M.ALL_OK,
+  info: M.INFO,
+  'script|load': M.SAME,
+  'script|exists': M.AND_ARRAY,
+  'script|flush': M.ALL_OK,
+  'script|kill': M.ANY_OK,
+  'function|load': M.SAME,
+  'function|delete': M.ALL_OK,
+  'function|flush': M.ALL_OK,
+  'function|restore': M.ALL_OK,
+  'function|kill': M.ANY_OK,
+  'function|dump': M.FIRST,
+  'function|list': M.FIRST,
+  'function|stats': M.FIRST,
+};
 const ANY = new Set('command lolwut time'.split(' '));
 const SPLIT: Record<string, [CmdKind, MergeKind]> = {
   mget: [K.MULTI_KEY, M.MGET],
@@ -103,9 +144,8 @@ const SPLIT: Record<string, [CmdKind, MergeKind]> = {
 /** Keyless commands routed by argument 1 as if it were a key (a channel is placed like a key). */
 const CHANNEL_FIRST = new Set('publish spublish'.split(' '));
 const REFUSED: [string, string][] = [
-  ['keys span all shards', 'keys scan randomkey dbsize flushall flushdb'],
   ['pub/sub subscriptions are not proxied yet', 'subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'],
-  ['scripts and functions are managed per server', 'script function'],
+  ['script debugging is per server', 'script|debug'],
   ['databases are not proxied', 'move swapdb'],
   ['replication commands are not proxied', 'slaveof replicaof sync psync replconf wait failover role'],
   ['cluster commands are not proxied', 'cluster readonly readwrite asking'],
@@ -144,6 +184,9 @@ function kindOf(name: string, specs: readonly KeySpec[], rawSpecs: number, flags
   const refused = REFUSE.get(name) ?? REFUSE.get(top);
   if (refused !== undefined) return { kind: K.UNSUPPORTED, merge: M.NONE, firstKey: 0, reason: refused };
   if (LOCAL.has(top)) return { kind: K.LOCAL, merge: M.NONE, firstKey: name === 'auth' ? 1 : 0, reason: '' };
+  const bc = BROADCAST[name];
+  if (bc !== undefined) return { kind: K.BROADCAST, merge: bc, firstKey: 0, reason: '' };
+  if (name === 'scan') return { kind: K.SCAN, merge: M.SCAN, firstKey: 0, reason: '' };
   if (containers.has(name)) return { kind: K.CONTAINER, merge: M.NONE, firstKey: 0, reason: '' };
   const split = SPLIT[name];
   if (split !== undefined) return { kind: split[0], merge: split[1], firstKey: 1, reason: '' };
