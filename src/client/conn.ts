@@ -245,6 +245,27 @@ export class ClientConn implements Session {
     if (msg.closeAfter) this.stopReading();
   }
 
+  /**
+   * A pushed reply (a pub/sub message): after the replies the client is owed, in order. A subscriber that does
+   * not read is closed once its unread bytes pass pubsub_client_buffer (Redis's pubsub output buffer limit).
+   */
+  deliver(reply: Buffer): void {
+    if (this.closed) return;
+    if (this.out.unflushed + reply.length > this.pool.config.pubsubClientBuffer) {
+      this.pool.stats.clientOverflow++;
+      warnLimited('pubsub-overflow', `pool '${this.pool.config.name}': closed subscriber client ${this.id}: more than pubsub_client_buffer ${this.pool.config.pubsubClientBuffer} bytes of messages unread`);
+      this.socket.destroy();
+      this.onClose();
+      return;
+    }
+    const msg = allocMsg();
+    msg.client = this;
+    msg.reply = reply;
+    msg.done = true;
+    this.fifo.push(msg);
+    this.onMsgDone();
+  }
+
   /** QUIT: nothing more is read; the connection closes once earlier replies are out. */
   quit(msg: Msg): void {
     this.eof = true;

@@ -47,6 +47,7 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
   ['transaction_max_commands', { type: 'number', expect: 'the most commands one MULTI may queue (decimal digits, at least 1)' }],
   ['redis_admin_commands', { type: 'bool', expect: BOOL }],
+  ['pubsub_client_buffer', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 32mb), at least 1mb' }],
   ['redis_databases', { type: 'number', expect: 'how many databases clients may SELECT, 0..N-1 (decimal digits, at least 1)' }],
   ['server_private_connections', { type: 'number', expect: 'the most connections per server leased to clients for WATCH and blocking commands (decimal digits)' }],
 ]);
@@ -129,6 +130,7 @@ interface PoolDraft {
   serverPrivateConnections: number;
   redisDatabases: number;
   redisAdminCommands: boolean;
+  pubsubClientBuffer: number;
   servers: ServerConfig[] | null;
 }
 
@@ -156,6 +158,7 @@ function newDraft(): PoolDraft {
     serverPrivateConnections: 64,
     redisDatabases: 1,
     redisAdminCommands: false,
+    pubsubClientBuffer: 32 * 1024 * 1024,
     servers: null,
   };
 }
@@ -302,6 +305,10 @@ class Loader {
           d.transactionMaxCommands = this.number(name, key, dir, v, vAt);
           if (d.transactionMaxCommands === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 command)');
           break;
+        case 'pubsub_client_buffer':
+          d.pubsubClientBuffer = this.size(name, key, dir, v, vAt);
+          if (d.pubsubClientBuffer < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
+          break;
         case 'redis_admin_commands':
           d.redisAdminCommands = this.bool(name, key, v, vAt);
           break;
@@ -353,6 +360,7 @@ class Loader {
       serverPrivateConnections: d.serverPrivateConnections,
       redisDatabases: d.redisDatabases,
       redisAdminCommands: d.redisAdminCommands,
+      pubsubClientBuffer: d.pubsubClientBuffer,
       servers: d.servers,
     };
   }

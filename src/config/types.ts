@@ -55,6 +55,8 @@ export interface PoolConfig {
   redisDatabases: number;
   /** FLUSHDB / FLUSHALL allowed (sent to every server); nutmeg's own key. */
   redisAdminCommands: boolean;
+  /** Unread pub/sub bytes past which a subscriber is closed; nutmeg's own key. */
+  pubsubClientBuffer: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

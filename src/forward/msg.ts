@@ -51,6 +51,8 @@ export class Msg {
   lease: object | null = null;
   /** A script body to send again as EVAL if the server answers this EVALSHA with -NOSCRIPT (once). */
   retry: Buffer | null = null;
+  /** Added to the server's integer reply (PUBLISH: the clients behind this process's upstream subscriptions). */
+  delta = 0;
   /** Database of the client that sent it: -1 the pool's (redis_db), else one it SELECTed (redis_databases > 1). */
   db = -1;
 
@@ -81,6 +83,7 @@ export class Msg {
     this.lease = null;
     this.db = -1;
     this.retry = null;
+    this.delta = 0;
   }
 }
 

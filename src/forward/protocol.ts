@@ -50,6 +50,25 @@ export interface Lease {
   readonly lessee: object | null;
 }
 
+/** Where an upstream pub/sub connection delivers what its server pushes (forward/redis-pubsub.ts). */
+export interface PushSink {
+  /**
+   * A whole reply pushed by the server: `reply` is its bytes, `elems` the [start, end) of each top-level
+   * element inside it (kind first: message, pmessage, subscribe, ...).
+   */
+  onPush(reply: Buffer, elems: readonly number[]): void;
+  /** The connection is up (again): every subscription must be made anew. */
+  onUp(): void;
+  /** The connection is gone; it comes back by itself. */
+  onDown(): void;
+}
+
+/** A connection to one server that carries subscriptions (server/subscriber.ts). */
+export interface PushChannel {
+  send(request: Buffer): void;
+  close(): void;
+}
+
 /** One routing table, read once per request (a reload, an ejection or a failover publishes a new one). */
 export interface RouteView {
   /** Index of the target for the key buf[start, end), or -1 when no target is live. */
@@ -91,6 +110,8 @@ export interface Forwarder {
   abortLease(lease: Lease, lessee: object): void;
   /** The pool's timeout (ms, 0 = none). */
   readonly timeout: number;
+  /** A connection of `target`'s own for subscriptions; pushes go to `sink`. */
+  openChannel(target: Target, sink: PushSink): PushChannel;
   /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`). */
   failMsg(msg: Msg, text: string): void;
 }
@@ -105,6 +126,8 @@ export interface Session extends MsgOwner {
   readonly forwarder: Forwarder;
   /** QUIT: nothing more is read; the connection closes once earlier replies are out. */
   quit(msg: Msg): void;
+  /** A pushed reply (a pub/sub message) for this client, after the replies it is owed. */
+  deliver(reply: Buffer): void;
 }
 
 /** Where a server connection hands a request whose reply (or failure) came. */

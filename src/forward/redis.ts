@@ -23,6 +23,7 @@ import {
 import { COMMANDS, checkArity, lookupSubcommand, CmdKind, CmdFlag, MergeKind, type CommandRow } from '../protocol/redis/commands';
 import { findKeys, sortKeys } from '../protocol/redis/keys';
 import { rememberScript, scriptBody, evalFromEvalsha } from './redis-scripts';
+import { Subscriptions, hubOf, CHANNEL, PATTERN, SHARD } from './redis-pubsub';
 import { mergeBroadcast, mergeScan, decodeCursor, withArg1, ERR_INVALID_CURSOR } from './redis-keyspace';
 import {
   Transaction,
@@ -79,6 +80,9 @@ function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
 const TX_CONTROL = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset']);
 const UNWATCH_REQUEST = Buffer.from('*1\r\n$7\r\nUNWATCH\r\n');
 const ERR_NO_PRIVATE = Buffer.from('-ERR nutmeg: no private connection available (server_private_connections)\r\n');
+/** What a subscribed client may send (Redis's rule), and the error for the rest. */
+const SUBSCRIBED_OK = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
+const SUB_KIND: Record<string, number> = { subscribe: CHANNEL, psubscribe: PATTERN, ssubscribe: SHARD, unsubscribe: CHANNEL, punsubscribe: PATTERN, sunsubscribe: SHARD };
 /** Blocking commands whose timeout (seconds) is the first argument; the others have it last (XREAD: BLOCK ms). */
 const TIMEOUT_FIRST = new Set(['blmpop', 'bzmpop']);
 /** Local commands the server can run inside a transaction (the rest change per-connection state: refused there). */
@@ -98,8 +102,11 @@ class RedisRequestReader implements RequestReader {
   private readonly blocking = new Set<Lease>();
   /** The database the client SELECTed (redis_databases > 1); -1 = the pool's (redis_db). */
   private db = -1;
+  /** The client's pub/sub subscriptions, made on its first (P|S)SUBSCRIBE. */
+  private subs: Subscriptions | null = null;
 
   close(): void {
+    if (this.subs !== null) this.subs.hub?.drop(this.subs);
     // A blocked command must not pop an element into a connection nobody reads: close what the client held.
     const w = this.watching;
     this.watching = null;
@@ -185,6 +192,9 @@ class RedisRequestReader implements RequestReader {
       msg.cmd = cmd;
       if (!checkArity(cmd, narg)) return this.reject(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
     }
+    if (this.subs !== null && this.subs.active && !SUBSCRIBED_OK.has(row.name)) {
+      return local(msg, errorReply(`ERR Can't execute '${row.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`));
+    }
     if (row.flags & CmdFlag.NOSCRIPT) this.scripts(msg, buf, row.name);
     if (this.tx !== null) {
       if (!TX_CONTROL.has(row.name)) return this.queue(fw, this.tx, msg, buf, start, end, row);
@@ -193,6 +203,7 @@ class RedisRequestReader implements RequestReader {
     switch (row.kind) {
       case CmdKind.SINGLE: {
         const k = 2 * (row.firstKey - 1);
+        if (row.name === 'publish') this.publishDelta(fw, msg, buf);
         fw.forward(msg, buf, p.args[k] as number, p.args[k + 1] as number);
         return;
       }
@@ -322,6 +333,56 @@ class RedisRequestReader implements RequestReader {
     this.watching = null;
     fw.sendBatch(w, [UNWATCH_REQUEST], null, null);
     fw.release(w);
+  }
+
+  /** (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE: the pool's pub/sub registry (redis-pubsub.ts) does the work. */
+  private pubsub(client: Session, fw: Forwarder, msg: Msg, buf: Buffer, name: string): void {
+    const p = this.p;
+    const names: string[] = [];
+    for (let i = 1; i < p.narg; i++) names.push(arg(p, i, buf));
+    const kind = SUB_KIND[name] as number;
+    const hub = hubOf(fw);
+    if (name.endsWith('unsubscribe')) {
+      if (this.subs === null) this.subs = new Subscriptions(client);
+      hub.unsubscribe(this.subs, kind, names.length > 0 ? names : null, msg);
+      return;
+    }
+    if (this.subs === null) this.subs = new Subscriptions(client);
+    hub.subscribe(this.subs, kind, names, msg);
+  }
+
+  /** PUBSUB CHANNELS | NUMSUB | NUMPAT | SHARDCHANNELS | SHARDNUMSUB, from this process's registry. */
+  private pubsubInfo(fw: Forwarder, msg: Msg, buf: Buffer): void {
+    const p = this.p;
+    const hub = hubOf(fw);
+    const sub = arg(p, 1, buf).toLowerCase();
+    const rest: string[] = [];
+    for (let i = 2; i < p.narg; i++) rest.push(arg(p, i, buf));
+    const array = (items: string[]): Buffer => Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((x) => bulkReply(x))]);
+    switch (sub) {
+      case 'channels':
+      case 'shardchannels':
+        return local(msg, array(hub.channels(sub === 'channels' ? CHANNEL : SHARD, rest[0] ?? null)));
+      case 'numsub':
+      case 'shardnumsub': {
+        const kind = sub === 'numsub' ? CHANNEL : SHARD;
+        const parts: Buffer[] = [Buffer.from(`*${2 * rest.length}\r\n`)];
+        for (const ch of rest) parts.push(bulkReply(ch), integerReply(hub.numsub(kind, ch)));
+        return local(msg, Buffer.concat(parts));
+      }
+      case 'numpat':
+        return local(msg, integerReply(hub.numpat()));
+      default:
+        return local(msg, quotedError(`ERR unknown subcommand '${arg(p, 1, buf)}'. Try PUBSUB HELP.`));
+    }
+  }
+
+  /** A PUBLISH's count as Redis would give it: this process's clients, not its one upstream subscription. */
+  private publishDelta(fw: Forwarder, msg: Msg, buf: Buffer): void {
+    const p = this.p;
+    const table = fw.table();
+    const idx = table.route(buf, p.args[0] as number, p.args[1] as number);
+    if (idx >= 0) msg.delta = hubOf(fw).publishDelta(arg(p, 1, buf), table.target(idx));
   }
 
   /** Scripts: bodies seen in EVAL and SCRIPT LOAD are kept; an EVALSHA of a known one may be sent again as EVAL. */
@@ -514,6 +575,10 @@ class RedisRequestReader implements RequestReader {
     switch (name) {
       case 'ping':
         if (narg > 2) return local(msg, errorReply("ERR wrong number of arguments for 'ping' command"));
+        if (this.subs !== null && this.subs.active) {
+          // subscribed: Redis answers PING with a push-shaped array
+          return local(msg, Buffer.concat([Buffer.from('*2\r\n$4\r\npong\r\n'), narg === 1 ? Buffer.from('$0\r\n\r\n') : bulk(buf, p.args[0] as number, p.args[1] as number)]));
+        }
         return local(msg, narg === 1 ? PONG : bulk(buf, p.args[0] as number, p.args[1] as number));
       case 'echo':
         return local(msg, bulk(buf, p.args[0] as number, p.args[1] as number));
@@ -549,10 +614,20 @@ class RedisRequestReader implements RequestReader {
         this.db = db;
         return local(msg, OK_REPLY);
       }
+      case 'subscribe':
+      case 'psubscribe':
+      case 'ssubscribe':
+      case 'unsubscribe':
+      case 'punsubscribe':
+      case 'sunsubscribe':
+        return this.pubsub(client, fw, msg, buf, name);
+      case 'pubsub':
+        return this.pubsubInfo(fw, msg, buf);
       case 'reset':
         client.name = null;
         this.tx = null;
         this.db = -1;
+        if (this.subs !== null) this.subs.hub?.drop(this.subs);
         this.unwatchQuietly(fw);
         return local(msg, RESET_REPLY);
       case 'watch':
@@ -818,7 +893,7 @@ class RedisReplyReader implements ReplyReader {
     const p = this.p;
     const slice = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (msg.parent === null) {
-      msg.reply = slice;
+      msg.reply = msg.delta !== 0 && p.type === 0x3a ? integerReply(p.integer + msg.delta) : slice;
     } else {
       msg.fragReply = slice;
       msg.fragType = p.type;

@@ -14,7 +14,8 @@ import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
 import type { Handshake } from './conn';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Completer, Forwarder, Lease, Protocol, ReplyReader, Target } from '../forward/protocol';
+import type { Completer, Forwarder, Lease, Protocol, PushChannel, PushSink, ReplyReader, Target } from '../forward/protocol';
+import { SubscriberConn } from './subscriber';
 import { ServerConn } from './conn';
 import { onTick } from '../util/clock';
 import { log } from '../util/log';
@@ -134,6 +135,12 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   abortLease(lease: Lease, lessee: object): void {
     (lease.owner as Backend).abortLease(lease as ServerConn, lessee);
+  }
+
+  openChannel(target: Target, sink: PushSink): PushChannel {
+    const b = target as Backend;
+    // AUTH only: subscriptions are the same in every database
+    return new SubscriberConn(b.endpoint, this.handshakeFor(0).bytes, sink);
   }
 
   get privateConnections(): number {

@@ -6,27 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import Redis from 'ioredis';
-import { startRedis, startNutmeg, freePorts, exchange, type Backend, type ProxyProc } from '../helpers/procs';
-import { keysOn, poolYaml } from '../helpers/faults';
+import { exchange } from '../helpers/procs';
+import { keysOn } from '../helpers/faults';
 import { COMMANDS, lookupCommand, lookupSubcommand, CmdKind } from '../../src/protocol/redis/commands';
 import { findKeys, sortKeys } from '../../src/protocol/redis/keys';
 import { enc, Resp } from '../helpers/resp-client';
+import { useShardedPool } from '../helpers/sharded';
 
-let backends: Backend[] = [];
-let px: ProxyProc;
-let port = 0;
-
-before(async () => {
-  backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
-  [port] = (await freePorts(1)) as [number];
-  const yaml = poolYaml('alpha', port, backends, ['redis: true', 'hash_tag: "{}"']);
-  px = await startNutmeg(yaml, [port]);
-});
-
-after(async () => {
-  await px?.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
+const pool = useShardedPool(['redis: true', 'hash_tag: "{}"']);
 
 /** nutmeg's keys for a request, as argument strings. */
 function ourKeys(args: string[]): string[] {
@@ -101,7 +88,7 @@ const SAMPLES: string[][] = [
 ];
 
 test('the keys nutmeg routes by are the keys Redis 7.0 reports (COMMAND GETKEYS)', async () => {
-  const r = new Redis({ port: backends[0]!.port });
+  const r = new Redis({ port: pool.backends[0]!.port });
   try {
     for (const args of SAMPLES) {
       let want: string[];
@@ -121,7 +108,7 @@ test('the keys nutmeg routes by are the keys Redis 7.0 reports (COMMAND GETKEYS)
 
 test('keys on different servers: -CROSSSLOT, as Redis Cluster says it; the same command with a shared hash tag works', async () => {
   const [a, b] = [keysOn(3, 0, 'cs:a:', 1)[0]!, keysOn(3, 1, 'cs:b:', 1)[0]!];
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     const CROSS = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
     for (const args of [
@@ -157,7 +144,7 @@ test('keys on different servers: -CROSSSLOT, as Redis Cluster says it; the same 
 });
 
 test('Redis 7.0 conformance: EXPIRE NX, EVAL numkeys 0, XREAD without BLOCK, OBJECT, TIME, subcommand errors', async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     assert.equal(await c.cmd('SET', 'cf:k', 'v'), '+OK\r\n');
     assert.equal(await c.cmd('EXPIRE', 'cf:k', '100', 'NX'), ':1\r\n');
@@ -180,12 +167,12 @@ test('Redis 7.0 conformance: EXPIRE NX, EVAL numkeys 0, XREAD without BLOCK, OBJ
 });
 
 test('inline commands as typed into telnet, and `*-10` skipped without a reply', async () => {
-  const got = await exchange(port, 'PING\r\nSET inl:k "hello world"\r\nGET inl:k\r\n*-10\r\n*0\r\n\r\nECHO \'a b\'\r\n', (d) => d.toString().endsWith('$3\r\na b\r\n'));
+  const got = await exchange(pool.port, 'PING\r\nSET inl:k "hello world"\r\nGET inl:k\r\n*-10\r\n*0\r\n\r\nECHO \'a b\'\r\n', (d) => d.toString().endsWith('$3\r\na b\r\n'));
   assert.equal(got.data.toString(), '+PONG\r\n+OK\r\n$11\r\nhello world\r\n$3\r\na b\r\n');
 });
 
 test('a protocol error: the error reply, then the connection is closed (nothing more is read)', async () => {
-  const sock = net.connect({ port, host: '127.0.0.1' });
+  const sock = net.connect({ port: pool.port, host: '127.0.0.1' });
   await new Promise((r) => sock.once('connect', r));
   let data = '';
   let closed = false;

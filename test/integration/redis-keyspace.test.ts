@@ -1,28 +1,16 @@
 // Whole-keyspace commands through a sharded pool of three real redis-servers: SCAN with the server index in the
 // cursor (redis-py's scan_iter and redis-cli --scan see every key exactly once), KEYS, DBSIZE, RANDOMKEY,
 // FLUSHDB behind redis_admin_commands, SCRIPT and FUNCTION on every server, INFO with the keyspace summed.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
-import { startRedis, startNutmeg, freePorts, type Backend, type ProxyProc } from '../helpers/procs';
-import { poolYaml } from '../helpers/faults';
 import { Resp, direct } from '../helpers/resp-client';
+import { useShardedPool } from '../helpers/sharded';
 
-let backends: Backend[] = [];
-let px: ProxyProc;
-let port = 0;
-let adminPort = 0;
 const N = 10000;
-
-before(async () => {
-  backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
-  [port, adminPort] = (await freePorts(2)) as [number, number];
-  px = await startNutmeg(
-    poolYaml('alpha', port, backends, ['redis: true']) + poolYaml('beta', adminPort, backends, ['redis: true', 'redis_admin_commands: true']),
-    [port, adminPort],
-  );
-  const c = await Resp.connect(port);
+const pool = useShardedPool(['redis: true'], ['redis: true', 'redis_admin_commands: true'], 3, async (s) => {
+  const c = await Resp.connect(s.port);
   for (let i = 0; i < N; i += 500) {
     const args = ['MSET'];
     for (let j = i; j < i + 500; j++) args.push(`sk:${j}`, String(j));
@@ -31,30 +19,25 @@ before(async () => {
   c.close();
 });
 
-after(async () => {
-  await px?.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
-
 test('SCAN over 10,000 keys on 3 servers: redis-py scan_iter and redis-cli --scan see every key exactly once', async () => {
   const py = spawnSync(
     '/usr/bin/python3', // Debian's, with python3-redis (.ci/run installs it)
-    ['-c', `import redis, collections\nr = redis.Redis(port=${port})\nc = collections.Counter(r.scan_iter(match='sk:*', count=200))\nprint(len(c), max(c.values()))`],
+    ['-c', `import redis, collections\nr = redis.Redis(port=${pool.port})\nc = collections.Counter(r.scan_iter(match='sk:*', count=200))\nprint(len(c), max(c.values()))`],
     { encoding: 'utf8', timeout: 60000 },
   );
   assert.equal(py.status, 0, py.stderr);
   assert.equal(py.stdout.trim(), `${N} 1`);
-  const cli = spawnSync('redis-cli', ['-p', String(port), '--scan', '--pattern', 'sk:*'], { encoding: 'utf8', timeout: 60000, maxBuffer: 1 << 24 });
+  const cli = spawnSync('redis-cli', ['-p', String(pool.port), '--scan', '--pattern', 'sk:*'], { encoding: 'utf8', timeout: 60000, maxBuffer: 1 << 24 });
   assert.equal(cli.status, 0, cli.stderr);
   const keys = cli.stdout.trim().split('\n');
   assert.equal(keys.length, N);
   assert.equal(new Set(keys).size, N);
   // every server held some (the scan crossed all three)
-  for (const b of backends) assert.match(await direct(b, 'DBSIZE'), /^:[1-9]\d*\r\n$/);
+  for (const b of pool.backends) assert.match(await direct(b, 'DBSIZE'), /^:[1-9]\d*\r\n$/);
 });
 
 test('SCAN cursors: plain decimals, the server index in the low 10 bits, invalid ones refused', async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     const r = await c.cmd('SCAN', '0', 'COUNT', '10');
     const cursor = BigInt(r.split('\r\n')[2]!);
@@ -69,14 +52,14 @@ test('SCAN cursors: plain decimals, the server index in the low 10 bits, invalid
 });
 
 test('KEYS, DBSIZE and RANDOMKEY over every server; FLUSHDB only with redis_admin_commands', async () => {
-  const io = new Redis({ port, maxRetriesPerRequest: 0 });
+  const io = new Redis({ port: pool.port, maxRetriesPerRequest: 0 });
   try {
     assert.equal((await io.keys('sk:1*')).length, 1 + 10 + 100 + 1000);
     assert.ok((await io.dbsize()) >= N);
     const k = await io.randomkey();
     assert.ok(k !== null && (await io.exists(k)) === 1);
     await assert.rejects(io.flushdb(), /redis_admin_commands/);
-    const admin = new Redis({ port: adminPort, maxRetriesPerRequest: 0 });
+    const admin = new Redis({ port: pool.betaPort, maxRetriesPerRequest: 0 });
     try {
       await admin.set('{x}tmp', '1');
       assert.equal(await admin.select(0), 'OK');
@@ -89,15 +72,15 @@ test('KEYS, DBSIZE and RANDOMKEY over every server; FLUSHDB only with redis_admi
 });
 
 test('SCRIPT LOAD/EXISTS/FLUSH and FUNCTION LOAD/LIST/DELETE reach every server; EVALSHA and FCALL work for keys anywhere', async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     const load = await c.cmd('SCRIPT', 'LOAD', "return redis.call('get', KEYS[1])");
     const sha = load.split('\r\n')[1]!;
     assert.equal(sha.length, 40);
-    for (const b of backends) assert.equal(await direct(b, 'SCRIPT', 'EXISTS', sha), '*1\r\n:1\r\n');
+    for (const b of pool.backends) assert.equal(await direct(b, 'SCRIPT', 'EXISTS', sha), '*1\r\n:1\r\n');
     for (const i of [1, 2, 3, 4, 5]) assert.equal(await c.cmd('EVALSHA', sha, '1', `sk:${i}`), `$1\r\n${i}\r\n`);
     assert.equal(await c.cmd('SCRIPT', 'EXISTS', sha, 'f'.repeat(40)), '*2\r\n:1\r\n:0\r\n');
-    await direct(backends[1]!, 'SCRIPT', 'FLUSH');
+    await direct(pool.backends[1]!, 'SCRIPT', 'FLUSH');
     assert.equal(await c.cmd('SCRIPT', 'EXISTS', sha), '*1\r\n:0\r\n', 'missing on one server: 0');
     assert.equal(await c.cmd('SCRIPT', 'FLUSH'), '+OK\r\n');
     const lib = "#!lua name=nmlib\nredis.register_function('nmget', function(keys, args) return redis.call('get', keys[1]) end)";
@@ -105,18 +88,18 @@ test('SCRIPT LOAD/EXISTS/FLUSH and FUNCTION LOAD/LIST/DELETE reach every server;
     for (const i of [6, 7, 8]) assert.equal(await c.cmd('FCALL', 'nmget', '1', `sk:${i}`), `$1\r\n${i}\r\n`);
     assert.match(await c.cmd('FUNCTION', 'LIST'), /nmlib/);
     assert.equal(await c.cmd('FUNCTION', 'DELETE', 'nmlib'), '+OK\r\n');
-    for (const b of backends) assert.equal(await direct(b, 'FUNCTION', 'LIST'), '*0\r\n');
+    for (const b of pool.backends) assert.equal(await direct(b, 'FUNCTION', 'LIST'), '*0\r\n');
   } finally {
     c.close();
   }
 });
 
 test('INFO: the servers keyspace summed, the lowest redis_version, the proxy named', async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     const r = await c.cmd('INFO');
     let total = 0;
-    for (const b of backends) total += Number((await direct(b, 'DBSIZE')).slice(1, -2));
+    for (const b of pool.backends) total += Number((await direct(b, 'DBSIZE')).slice(1, -2));
     assert.match(r, new RegExp(`\\r\\ndb0:keys=${total},expires=0,`));
     assert.match(r, /\r\nproxy:nutmeg\r\n/);
     assert.match(r, /\r\nredis_version:7\.0\.\d+\r\n/);
@@ -129,10 +112,10 @@ test('INFO: the servers keyspace summed, the lowest redis_version, the proxy nam
 });
 
 test('EVALSHA answered -NOSCRIPT by a server that lost its scripts (a restart) is sent again as EVAL, once, on the same server', async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     const sha = (await c.cmd('SCRIPT', 'LOAD', "return 'body:' .. KEYS[1]")).split('\r\n')[1]!;
-    for (const b of backends) await direct(b, 'SCRIPT', 'FLUSH'); // every server forgot it
+    for (const b of pool.backends) await direct(b, 'SCRIPT', 'FLUSH'); // every server forgot it
     for (const i of [1, 2, 3]) {
       const k = `sk:${i}`;
       assert.equal(await c.cmd('EVALSHA', sha, '1', k), `$${5 + k.length}\r\nbody:${k}\r\n`);

@@ -5,29 +5,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
-import { startRedis, startNutmeg, freePorts, until, type Backend, type ProxyProc } from '../helpers/procs';
-import { keysOn, poolYaml } from '../helpers/faults';
+import { until } from '../helpers/procs';
+import { keysOn } from '../helpers/faults';
 import { Resp, direct } from '../helpers/resp-client';
 import { Router } from '../../src/route/router';
+import { useShardedPool } from '../helpers/sharded';
 
-let backends: Backend[] = [];
-let px: ProxyProc;
-let port = 0;
-let dbPort = 0;
-
-before(async () => {
-  backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
-  [port, dbPort] = (await freePorts(2)) as [number, number];
-  const yaml =
-    poolYaml('alpha', port, backends, ['redis: true', 'hash_tag: "{}"', 'timeout: 500', 'server_private_connections: 3']) +
-    poolYaml('beta', dbPort, backends.slice(0, 1), ['redis: true', 'redis_databases: 4']);
-  px = await startNutmeg(yaml, [port, dbPort]);
-});
-
-after(async () => {
-  await px?.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
+const pool = useShardedPool(['redis: true', 'hash_tag: "{}"', 'timeout: 500', 'server_private_connections: 3'], ['redis: true', 'redis_databases: 4'], 1);
 
 const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 
@@ -41,8 +25,8 @@ function serverOf(key: string): number {
 
 
 test('WATCH: a concurrent change makes EXEC return null; without one EXEC runs; keys elsewhere get CROSSSLOT', async () => {
-  const a = await Resp.connect(port);
-  const b = await Resp.connect(port);
+  const a = await Resp.connect(pool.port);
+  const b = await Resp.connect(pool.port);
   try {
     assert.equal(await a.cmd('SET', '{w}k', '1'), '+OK\r\n');
     assert.equal(await a.cmd('WATCH', '{w}k'), '+OK\r\n');
@@ -78,8 +62,8 @@ test('WATCH: a concurrent change makes EXEC return null; without one EXEC runs; 
 });
 
 test('WATCH through ioredis and redis-py, racing another client: retried transactions add up exactly', async () => {
-  const io = new Redis({ port, maxRetriesPerRequest: 0 });
-  const other = new Redis({ port, maxRetriesPerRequest: 0 });
+  const io = new Redis({ port: pool.port, maxRetriesPerRequest: 0 });
+  const other = new Redis({ port: pool.port, maxRetriesPerRequest: 0 });
   try {
     await io.set('{race}n', '0');
     let retries = 0;
@@ -104,7 +88,7 @@ test('WATCH through ioredis and redis-py, racing another client: retried transac
     [
       '-c',
       `import redis
-r = redis.Redis(port=${port})
+r = redis.Redis(port=${pool.port})
 r.set('{py}w', 5)
 with r.pipeline() as p:
     p.watch('{py}w')
@@ -121,11 +105,11 @@ print(r.get('{py}w'))`,
 });
 
 test('BLPOP is answered by a later LPUSH from another client; a block time past the pool timeout is not a proxy timeout', async () => {
-  const a = await Resp.connect(port);
-  const b = await Resp.connect(port);
+  const a = await Resp.connect(pool.port);
+  const b = await Resp.connect(pool.port);
   try {
     a.send('BLPOP', '{q}list', '5');
-    await until('BLPOP is blocked on its server', async () => (await direct(backends[serverOf('{q}list')]!, 'CLIENT', 'LIST')).includes('cmd=blpop'));
+    await until('BLPOP is blocked on its server', async () => (await direct(pool.backends[serverOf('{q}list')]!, 'CLIENT', 'LIST')).includes('cmd=blpop'));
     // a's next request waits behind its blocked one (reply order), b's traffic does not wait at all
     a.send('PING');
     assert.equal(await b.cmd('SET', '{q}other', 'x'), '+OK\r\n');
@@ -143,13 +127,13 @@ test('BLPOP is answered by a later LPUSH from another client; a block time past 
 });
 
 test('a client killed while blocked loses no element: its leased connection is closed at once', async () => {
-  const srv = backends[serverOf('{dead}list')]!;
-  const a = await Resp.connect(port);
+  const srv = pool.backends[serverOf('{dead}list')]!;
+  const a = await Resp.connect(pool.port);
   a.send('BLPOP', '{dead}list', '0');
   await until('BLPOP is blocked on its server', async () => (await direct(srv, 'CLIENT', 'LIST')).includes('cmd=blpop'));
   a.close();
   await until('the blocked connection is gone', async () => !(await direct(srv, 'CLIENT', 'LIST')).includes('cmd=blpop'), 5000);
-  const b = await Resp.connect(port);
+  const b = await Resp.connect(pool.port);
   try {
     assert.equal(await b.cmd('LPUSH', '{dead}list', 'precious'), ':1\r\n');
     assert.equal(await b.cmd('LRANGE', '{dead}list', '0', '-1'), `*1\r\n${bulk('precious')}`);
@@ -159,13 +143,13 @@ test('a client killed while blocked loses no element: its leased connection is c
 });
 
 test('leases are bounded per server (server_private_connections: 3) and reused once released', async () => {
-  const srv = backends[serverOf('{lease}l')]!;
-  const clients = await Promise.all(Array.from({ length: 4 }, () => Resp.connect(port)));
+  const srv = pool.backends[serverOf('{lease}l')]!;
+  const clients = await Promise.all(Array.from({ length: 4 }, () => Resp.connect(pool.port)));
   try {
     for (let i = 0; i < 3; i++) clients[i]!.send('BLPOP', '{lease}l', '0');
     await until('three blocked', async () => (await direct(srv, 'CLIENT', 'LIST')).split('cmd=blpop').length - 1 === 3);
     assert.equal(await clients[3]!.cmd('BLPOP', '{lease}l', '0'), '-ERR nutmeg: no private connection available (server_private_connections)\r\n');
-    const pusher = await Resp.connect(port);
+    const pusher = await Resp.connect(pool.port);
     assert.equal(await pusher.cmd('RPUSH', '{lease}l', 'a', 'b', 'c'), ':3\r\n');
     pusher.close();
     const got = await Promise.all(clients.slice(0, 3).map((c) => c.take(1)));
@@ -182,8 +166,8 @@ test('leases are bounded per server (server_private_connections: 3) and reused o
 });
 
 test('redis_databases: 4: each client its own database, on server connections SELECTed to it; transactions and BLPOP there too', async () => {
-  const a = await Resp.connect(dbPort);
-  const b = await Resp.connect(dbPort);
+  const a = await Resp.connect(pool.betaPort);
+  const b = await Resp.connect(pool.betaPort);
   try {
     assert.equal(await a.cmd('SELECT', '2'), '+OK\r\n');
     assert.equal(await a.cmd('SET', 'dbk', 'in2'), '+OK\r\n');
@@ -195,13 +179,13 @@ test('redis_databases: 4: each client its own database, on server connections SE
     assert.equal(await a.cmd('INCR', 'dbn'), '+QUEUED\r\n');
     assert.equal(await a.cmd('EXEC'), '*1\r\n:1\r\n');
     a.send('BLPOP', 'dbl', '5');
-    await until('blocked', async () => (await direct(backends[0]!, 'CLIENT', 'LIST')).includes('cmd=blpop'));
+    await until('blocked', async () => (await direct(pool.backends[0]!, 'CLIENT', 'LIST')).includes('cmd=blpop'));
     assert.equal(await b.cmd('RPUSH', 'dbl', 'x'), ':1\r\n');
     assert.deepEqual(await a.take(1), [`*2\r\n${bulk('dbl')}${bulk('x')}`]);
     assert.equal(await b.cmd('SELECT', '0'), '+OK\r\n');
     assert.equal(await b.cmd('GET', 'dbn'), '$-1\r\n');
     // on the server: database 2 holds the keys, database 0 not
-    const d = await Resp.connect(backends[0]!.port);
+    const d = await Resp.connect(pool.backends[0]!.port);
     assert.equal(await d.cmd('SELECT', '2'), '+OK\r\n');
     assert.equal(await d.cmd('MGET', 'dbk', 'dbn'), `*2\r\n${bulk('in2')}${bulk('1')}`);
     d.close();

@@ -6,30 +6,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
-import { startRedis, startNutmeg, freePorts, type Backend, type ProxyProc } from '../helpers/procs';
-import { keysOn, poolYaml } from '../helpers/faults';
+import { keysOn } from '../helpers/faults';
 import { Resp } from '../helpers/resp-client';
+import { useShardedPool } from '../helpers/sharded';
 
-let backends: Backend[] = [];
-let px: ProxyProc;
-let port = 0;
-
-before(async () => {
-  backends = await Promise.all([startRedis(), startRedis(), startRedis()]);
-  [port] = (await freePorts(1)) as [number];
-  const yaml = poolYaml('alpha', port, backends, ['redis: true', 'hash_tag: "{}"', 'transaction_max_commands: 50']);
-  px = await startNutmeg(yaml, [port]);
-});
-
-after(async () => {
-  await px?.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
+const pool = useShardedPool(['redis: true', 'hash_tag: "{}"', 'transaction_max_commands: 50']);
 
 const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 
 test("MULTI/EXEC/DISCARD: Redis's replies and texts", async () => {
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     assert.equal(await c.cmd('EXEC'), '-ERR EXEC without MULTI\r\n');
     assert.equal(await c.cmd('DISCARD'), '-ERR DISCARD without MULTI\r\n');
@@ -60,7 +46,7 @@ test("MULTI/EXEC/DISCARD: Redis's replies and texts", async () => {
 
 test('queue-time errors doom the transaction: unknown command, wrong arity, keys on another server (CROSSSLOT), too many commands', async () => {
   const [a, b] = [keysOn(3, 0, 'tx:a:', 1)[0]!, keysOn(3, 1, 'tx:b:', 1)[0]!];
-  const c = await Resp.connect(port);
+  const c = await Resp.connect(pool.port);
   try {
     assert.equal(await c.cmd('SET', b, 'untouched'), '+OK\r\n');
     assert.equal(await c.cmd('MULTI'), '+OK\r\n');
@@ -85,7 +71,7 @@ test('queue-time errors doom the transaction: unknown command, wrong arity, keys
 });
 
 test('50 clients run MULTI/INCR/EXEC on one key through shared server connections: the final value is exact', async (t) => {
-  const clients = await Promise.all(Array.from({ length: 50 }, () => Resp.connect(port)));
+  const clients = await Promise.all(Array.from({ length: 50 }, () => Resp.connect(pool.port)));
   const rounds = 40;
   try {
     await Promise.all(
@@ -110,7 +96,7 @@ test('50 clients run MULTI/INCR/EXEC on one key through shared server connection
   } finally {
     for (const c of clients) c.close();
   }
-  const check = await Resp.connect(port);
+  const check = await Resp.connect(pool.port);
   const final = await check.cmd('GET', '{hot}n');
   check.close();
   assert.equal(final, bulk(String(50 * rounds * 2)));
@@ -118,14 +104,14 @@ test('50 clients run MULTI/INCR/EXEC on one key through shared server connection
 });
 
 test('ioredis, node-redis and redis-py transactions through nutmeg', async () => {
-  const io = new Redis({ port, maxRetriesPerRequest: 0 });
+  const io = new Redis({ port: pool.port, maxRetriesPerRequest: 0 });
   try {
     const r = await io.multi().set('{io}k', 'v').incr('{io}n').get('{io}k').exec();
     assert.deepEqual(r, [[null, 'OK'], [null, 1], [null, 'v']]);
   } finally {
     io.disconnect();
   }
-  const nr = createClient({ socket: { port, host: '127.0.0.1', reconnectStrategy: false }, RESP: 2 });
+  const nr = createClient({ socket: { port: pool.port, host: '127.0.0.1', reconnectStrategy: false }, RESP: 2 });
   nr.on('error', () => {});
   await nr.connect();
   try {
@@ -139,7 +125,7 @@ test('ioredis, node-redis and redis-py transactions through nutmeg', async () =>
     [
       '-c',
       `import redis
-r = redis.Redis(port=${port})
+r = redis.Redis(port=${pool.port})
 p = r.pipeline(transaction=True)
 p.set('{py}k', 'v').incr('{py}n').get('{py}k')
 print(p.execute())`,

@@ -111,6 +111,7 @@ test('defaults of every directive', () => {
     serverPrivateConnections: 64,
     redisDatabases: 1,
     redisAdminCommands: false,
+    pubsubClientBuffer: 32 * 1024 * 1024,
     servers: [{ name: '127.0.0.1:6379', host: '127.0.0.1', port: 6379, unixPath: null, weight: 1, text: '127.0.0.1:6379:1' }],
   });
 });
@@ -368,7 +369,7 @@ test('unknown keys, with a suggestion when close', () => {
   });
   fails(one('  constructor: 1\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'constructor', line: 3,
-    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, redis_databases, server_private_connections) at line 3`,
+    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections) at line 3`,
   });
 });
 

@@ -351,7 +351,9 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
   }
   const kind = (n: string): number => COMMANDS[idx(n)]!.kind;
   const merge = (n: string): number => COMMANDS[idx(n)]!.merge;
-  for (const n of 'ping quit auth echo select hello client reset multi exec discard watch unwatch'.split(' ')) assert.equal(kind(n), CmdKind.LOCAL, n);
+  for (const n of 'ping quit auth echo select hello client reset multi exec discard watch unwatch subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'.split(' ')) {
+    assert.equal(kind(n), CmdKind.LOCAL, n);
+  }
   for (const n of 'keys dbsize randomkey flushdb flushall info'.split(' ')) assert.equal(kind(n), CmdKind.BROADCAST, n);
   assert.equal(kind('scan'), CmdKind.SCAN);
   for (const n of 'lolwut time'.split(' ')) assert.equal(kind(n), CmdKind.ANY, n);
@@ -370,8 +372,8 @@ test('table: one row per Redis 7.0 command and subcommand, kinds, routing keys a
     assert.equal(kind(n), CmdKind.SINGLE, n);
     assert.equal(COMMANDS[idx(n)]!.firstKey, 1, n);
   }
-  const unsupported = `subscribe psubscribe unsubscribe punsubscribe config shutdown save bgsave monitor slaveof replicaof
-    wait debug swapdb migrate cluster readonly readwrite sync psync`;
+  const unsupported = `config shutdown save bgsave monitor slaveof replicaof wait debug swapdb migrate cluster readonly
+    readwrite sync psync`;
   for (const n of 'blpop brpop brpoplpush blmove bzpopmin bzpopmax blmpop bzmpop'.split(' ')) {
     assert.equal(kind(n), CmdKind.KEYS, n);
     assert.ok((COMMANDS[idx(n)]!.flags & CmdFlag.BLOCKING) !== 0, n);

@@ -110,7 +110,9 @@ const K = CmdKind;
 const M = MergeKind;
 
 // --- what the proxy does, where it is not "route by the key specs"
-const LOCAL = new Set('ping echo quit auth hello select reset client multi exec discard watch unwatch'.split(' '));
+const LOCAL = new Set(
+  'ping echo quit auth hello select reset client multi exec discard watch unwatch subscribe psubscribe ssubscribe unsubscribe punsubscribe sunsubscribe pubsub'.split(' '),
+);
 /** Whole-keyspace commands: sent to every live server, replies merged. FLUSHDB/FLUSHALL need redis_admin_commands. */
 const BROADCAST: Record<string, MergeKind> = {
   keys: M.CONCAT,
@@ -144,7 +146,6 @@ const SPLIT: Record<string, [CmdKind, MergeKind]> = {
 /** Keyless commands routed by argument 1 as if it were a key (a channel is placed like a key). */
 const CHANNEL_FIRST = new Set('publish spublish'.split(' '));
 const REFUSED: [string, string][] = [
-  ['pub/sub subscriptions are not proxied yet', 'subscribe psubscribe unsubscribe punsubscribe ssubscribe sunsubscribe pubsub'],
   ['script debugging is per server', 'script|debug'],
   ['databases are not proxied', 'move swapdb'],
   ['replication commands are not proxied', 'slaveof replicaof sync psync replconf wait failover role'],
