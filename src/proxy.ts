@@ -71,7 +71,9 @@ export class Proxy implements StatsSource {
     this.drainMs = drainMs;
     this.pools = config.pools.map((p) => newPool(p, drainMs));
     for (const p of this.pools) {
-      const l = new Listener(p, shared);
+      const addr = p.config.listen;
+      if (addr.kind === 'none') continue; // a pool used only as a route target
+      const l = new Listener(p, addr, shared);
       this.listeners.set(l.key, l);
     }
   }
@@ -137,9 +139,11 @@ export class Proxy implements StatsSource {
     const fresh = new Map<string, Listener>();
     try {
       for (const pc of next.pools) {
-        const key = listenKey(pc.listen);
+        const addr = pc.listen;
+        if (addr.kind === 'none') continue;
+        const key = listenKey(addr);
         if (this.listeners.has(key) || fresh.has(key)) continue;
-        const l = new Listener(target.get(pc.name) as ServerPool, this.shared, pc.listen);
+        const l = new Listener(target.get(pc.name) as ServerPool, addr, this.shared);
         fresh.set(key, l);
         await l.listen();
       }
@@ -172,6 +176,7 @@ export class Proxy implements StatsSource {
     const listeners = new Map<string, Listener>();
     const drained: ClientConn[] = [];
     for (const pc of next.pools) {
+      if (pc.listen.kind === 'none') continue;
       const key = listenKey(pc.listen);
       const p = target.get(pc.name) as ServerPool;
       const kept = this.listeners.get(key);
