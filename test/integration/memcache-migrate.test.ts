@@ -11,6 +11,9 @@ import { trackProcs, poolStatsOf, num } from '../helpers/faults';
 import { McConn, valueIn } from '../helpers/mc-conn';
 import { httpGet } from '../helpers/http';
 import { parseProm, one } from '../helpers/prom';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 const T = trackProcs();
 let oldB: Backend[] = [];
@@ -117,6 +120,7 @@ test('migration by reload: mirror to the new pool, warm it up from the old one, 
     assert.deepEqual(n?.routes, { failover: null, mirrorTo: [], warmupFrom: 'old' });
     assert.equal(n?.warmupHits, 2);
     assert.equal(status.pools.find((p) => p.name === 'old')?.listen, 'none');
+    if (fs.existsSync(CHROMIUM)) await checkStatusPage();
 
     // Last step: warm-up off, the old pool gone.
     await reloadTo(yaml({ oldListen: 'none', newListen: ADDR() }).replace(/^old:[\s\S]*?(?=^new:)/m, ''));
@@ -126,6 +130,29 @@ test('migration by reload: mirror to the new pool, warm it up from the old one, 
     c.close();
   }
 });
+
+/** The status page in a real headless Chromium shows the new pool's warm-up route and its counter. */
+async function checkStatusPage(): Promise<void> {
+  const ctx = await chromium.launchPersistentContext(tmpDir('nutmeg-chromium-profile-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${HTTP}/`);
+    const hits = page.locator('section[data-pool="new"] .routes .warmup-hits b');
+    await hits.waitFor({ timeout: 5000 });
+    assert.equal(await hits.getAttribute('data-value'), '2');
+    assert.match((await page.locator('section[data-pool="new"] .routes').textContent()) ?? '', /warmed from old: 2/);
+    assert.equal(await page.locator('section[data-pool="old"] .routes').count(), 0, 'no routes line for a pool without routes');
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+}
 
 test('-t and reload refuse a failover cycle and a reference to a missing pool; the running config stays', async () => {
   const dir = tmpDir();
