@@ -1,6 +1,8 @@
 // End-to-end benchmark a user can run (npm run bench): direct backend vs nutcracker vs nutmeg,
 // in the same run, interleaved, with redis-benchmark (and memaslap/memcaslap if installed).
 // Reports requests/s, proxy CPU µs per request (from /proc), RSS, and ratios within each round.
+// The mirror rows (memcaslap) compare two nutmeg processes on the same two memcached: a plain pool and the same
+// pool with `mirror_to` a third memcached; the ratio column is mirror/plain for latency and CPU per request.
 // The large-value rows (GET/SET of 100 KB and 1 MB values) report the payload moved, MB/s (MB = 10^6 bytes
 // of values), and the proxy's CPU per byte, µs per MB; their ratio column is nutmeg/nutcracker for both.
 //
@@ -11,7 +13,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, type Proc, type ProxyProc } from '../test/helpers/procs';
+import * as path from 'node:path';
+import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, tmpDir, type Backend, type Proc, type ProxyProc } from '../test/helpers/procs';
 
 interface Args {
   rounds: number;
@@ -160,6 +163,87 @@ const WORKLOADS: Workload[] = [
   largeValue('get', '1m', 1_000_000, 2000, 1, 1), // one connection: the copy cost per reply shows as latency
 ];
 
+/** memcaslap rows: 50 connections, 1 KB values, `set` the share of sets (the rest gets). */
+interface McWorkload {
+  name: string;
+  n: number;
+  set: number;
+}
+
+const MC_WORKLOADS: McWorkload[] = [
+  { name: 'mc-mirror-set-1k', n: 200000, set: 1 }, // every request mirrored: the worst case
+  { name: 'mc-mirror-getset-1k', n: 200000, set: 0.1 }, // the harness' 9:1 get:set mix
+];
+
+/** ops/s and average latency (µs) from memcaslap's output (its Total Statistics block). */
+function parseMemaslap(out: string): { tps: number; avgUs: number } {
+  const m = /Run time:\s*[\d.]+s\s+Ops:\s*\d+\s+TPS:\s*(\d+)/.exec(out);
+  const total = out.split('Total Statistics')[1] ?? '';
+  const a = /Avg:\s+([\d.]+)/.exec(total);
+  return { tps: m ? Number(m[1]) : 0, avgUs: a ? Number(a[1]) : 0 };
+}
+
+/** The mirror rows: plain pool vs the same pool with mirror_to, interleaved rounds, medians. */
+async function mirrorRows(workloads: McWorkload[], args: Args, procs: Proc[]): Promise<void> {
+  const tool = has('memcaslap') ? 'memcaslap' : 'memaslap';
+  const mc: Backend[] = await Promise.all([0, 1, 2].map(() => startMemcached()));
+  procs.push(...mc);
+  const [plainPort, mirrorPort] = await freePorts(2);
+  const pool = (port: number, mirror: boolean): string =>
+    [
+      'mc:',
+      `  listen: 127.0.0.1:${port}`,
+      '  hash: fnv1a_64',
+      '  distribution: ketama',
+      '  preconnect: true',
+      '  timeout: 3000',
+      ...(mirror ? ['  mirror_to: [copy]'] : []),
+      '  servers:',
+      `    - 127.0.0.1:${mc[0]!.port}:1 mc0`,
+      `    - 127.0.0.1:${mc[1]!.port}:1 mc1`,
+      ...(mirror ? ['copy:', '  listen: none', '  preconnect: true', '  servers:', `    - 127.0.0.1:${mc[2]!.port}:1 copy0`] : []),
+      '',
+    ].join('\n');
+  const plain = await startNutmeg(pool(plainPort!, false), [plainPort!]);
+  const mirrored = await startNutmeg(pool(mirrorPort!, true), [mirrorPort!]);
+  procs.push(plain, mirrored);
+  const targets = [
+    { name: 'plain', port: plainPort!, proc: plain },
+    { name: 'mirror_to', port: mirrorPort!, proc: mirrored },
+  ];
+  const dir = tmpDir('nutmeg-bench-');
+  console.log(`\nworkload              target          ops/s   avg µs   cpu µs/op   rss MB   mirror_to/plain`);
+  for (const w of workloads) {
+    const cfg = path.join(dir, `${w.name}.cfg`);
+    fs.writeFileSync(cfg, `key\n64 64 1\nvalue\n1024 1024 1\ncmd\n0 ${w.set}\n1 ${1 - w.set}\n`);
+    const n = Math.max(1000, Math.round(w.n * args.scale));
+    const argv = (port: number, k: number): string[] => ['-s', `127.0.0.1:${port}`, '-T', '1', '-c', '50', '-x', String(k), '-F', cfg, '-S', '3600s'];
+    for (const t of targets) await run(tool, argv(t.port, Math.round(n / 5)), 60000); // warm-up
+    const per: Record<string, { tps: number[]; avg: number[]; cpu: number[]; rss: number }> = {};
+    for (let r = 0; r < args.rounds; r++) {
+      for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+        const c0 = cpuUs(t.proc.pid);
+        const res = parseMemaslap(await run(tool, argv(t.port, n), 120000));
+        const c1 = cpuUs(t.proc.pid);
+        const e = (per[t.name] ??= { tps: [], avg: [], cpu: [], rss: 0 });
+        e.tps.push(res.tps);
+        e.avg.push(res.avgUs);
+        e.cpu.push((c1 - c0) / n);
+        e.rss = rssMb(t.proc.pid);
+      }
+    }
+    const p = per.plain!;
+    for (const t of targets) {
+      const e = per[t.name]!;
+      const ratio = t.name === 'plain' ? '' : `${(med(e.avg) / med(p.avg)).toFixed(2)} latency, ${(med(e.cpu) / med(p.cpu)).toFixed(2)} cpu`;
+      console.log(
+        `${w.name.padEnd(21)} ${t.name.padEnd(10)} ${med(e.tps).toFixed(0).padStart(10)} ${med(e.avg).toFixed(0).padStart(8)} ${med(e.cpu).toFixed(2).padStart(11)} ${e.rss.toFixed(1).padStart(8)}   ${ratio}`,
+      );
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 function parseRps(out: string): number {
   let rps = 0;
   for (const line of out.split('\n')) {
@@ -199,18 +283,29 @@ function report(w: Workload, targets: { name: string; proc: ProxyProc | null }[]
 
 async function main(): Promise<void> {
   const args = parseCli(process.argv.slice(2));
-  const workloads = WORKLOADS.filter((w) => args.workloads.length === 0 || args.workloads.some((f) => w.name.includes(f)));
+  const selected = (name: string): boolean => args.workloads.length === 0 || args.workloads.some((f) => name.includes(f));
+  const workloads = WORKLOADS.filter((w) => selected(w.name));
+  const mcWorkloads = has('memcached') && (has('memcaslap') || has('memaslap')) ? MC_WORKLOADS.filter((w) => selected(w.name)) : [];
   if (args.list) {
-    for (const w of WORKLOADS) console.log(w.name);
+    for (const w of [...WORKLOADS, ...MC_WORKLOADS]) console.log(w.name);
     return;
   }
-  if (workloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
+  if (workloads.length + mcWorkloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
+  if (workloads.length === 0) {
+    const procs: Proc[] = [];
+    try {
+      await mirrorRows(mcWorkloads, args, procs);
+    } finally {
+      await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+    }
+    console.log(`\n(figures are from this machine and this run only; compare the ratios, not the absolute numbers)`);
+    return;
+  }
   for (const c of ['redis-server', 'redis-benchmark']) {
     if (!has(c)) throw new Error(`${c} is not installed (apt-get install redis-server redis-tools)`);
   }
   const withNc = has('nutcracker');
   const redis = await Promise.all([0, 1, 2, 3].map(() => startRedis()));
-  const mc = has('memcached') ? await Promise.all([0, 1].map(() => startMemcached())) : [];
   const ports = await freePorts(2);
   const conf = (port: number): string =>
     [
@@ -225,7 +320,7 @@ async function main(): Promise<void> {
       ...redis.map((r, i) => `    - 127.0.0.1:${r.port}:1 redis${i}`),
       '',
     ].join('\n');
-  const procs: Proc[] = [...redis, ...mc];
+  const procs: Proc[] = [...redis];
   const targets: { name: string; port: number; proc: ProxyProc | null }[] = [{ name: 'direct', port: redis[0]!.port, proc: null }];
   if (withNc) {
     const nc = await startNutcracker(conf(ports[0]!), [ports[0]!]);
@@ -262,6 +357,7 @@ async function main(): Promise<void> {
       }
       report(w, targets, per);
     }
+    if (mcWorkloads.length > 0) await mirrorRows(mcWorkloads, args, procs);
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGTERM')));
   }

@@ -209,7 +209,10 @@ export async function main(argv: string[]): Promise<number> {
     removePid();
     return 1;
   }
-  for (const p of config.pools) log().info(`pool '${p.name}' listening on ${p.listen.text} with ${p.servers.length} servers`);
+  for (const p of config.pools) {
+    const where = p.listen.kind === 'none' ? 'not listening (a route target)' : `listening on ${p.listen.text}`;
+    log().info(`pool '${p.name}' ${where} with ${p.servers.length} servers`);
+  }
   if (opts.workers > 1) log().info(`${opts.workers} workers serving`);
   if (opts.httpPort > 0) log().info(`metrics, health and status on http://${opts.httpAddr}:${opts.httpPort}/`);
   if (inherited !== null) {

@@ -7,6 +7,8 @@
 //           addresses (clients move), close removed addresses (clients drain, FIN by reload_drain), retire
 //           removed pools' backends ─► one log line
 //   stop:   stop accepting ─► drain (bounded) ─► close servers ─► clients get a FIN
+//   routes: memcache failover / mirror_to / warmup_from name other pools; they are linked once every pool of a
+//           configuration exists (at start, and in the reload's commit turn), by name
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
@@ -17,6 +19,7 @@ import { Listener, listenKey } from './client/listener';
 import type { ClientConn } from './client/conn';
 import { redisProtocol } from './forward/redis';
 import { memcacheProtocol } from './forward/memcache';
+import { McRoutes } from './forward/mc-routes';
 import { startStatsPort } from './stats/json';
 import type { HttpServer } from './stats/http';
 import { startHttpLazily } from './stats/http-start';
@@ -70,8 +73,11 @@ export class Proxy implements StatsSource {
     this.shared = shared;
     this.drainMs = drainMs;
     this.pools = config.pools.map((p) => newPool(p, drainMs));
+    linkRoutes(this.pools);
     for (const p of this.pools) {
-      const l = new Listener(p, shared);
+      const addr = p.config.listen;
+      if (addr.kind === 'none') continue; // a pool used only as a route target
+      const l = new Listener(p, addr, shared);
       this.listeners.set(l.key, l);
     }
   }
@@ -137,9 +143,11 @@ export class Proxy implements StatsSource {
     const fresh = new Map<string, Listener>();
     try {
       for (const pc of next.pools) {
-        const key = listenKey(pc.listen);
+        const addr = pc.listen;
+        if (addr.kind === 'none') continue;
+        const key = listenKey(addr);
         if (this.listeners.has(key) || fresh.has(key)) continue;
-        const l = new Listener(target.get(pc.name) as ServerPool, this.shared, pc.listen);
+        const l = new Listener(target.get(pc.name) as ServerPool, addr, this.shared);
         fresh.set(key, l);
         await l.listen();
       }
@@ -172,6 +180,7 @@ export class Proxy implements StatsSource {
     const listeners = new Map<string, Listener>();
     const drained: ClientConn[] = [];
     for (const pc of next.pools) {
+      if (pc.listen.kind === 'none') continue;
       const key = listenKey(pc.listen);
       const p = target.get(pc.name) as ServerPool;
       const kept = this.listeners.get(key);
@@ -199,6 +208,7 @@ export class Proxy implements StatsSource {
     }
     for (const p of created) if (p.config.preconnect) p.preconnect();
     this.pools = next.pools.map((pc) => target.get(pc.name) as ServerPool);
+    linkRoutes(this.pools);
     this.listeners = listeners;
     this.config = next;
     s.clientsDrained = drained.length;
@@ -265,6 +275,12 @@ export class Proxy implements StatsSource {
     this.http?.close();
     stopTicker();
   }
+}
+
+/** Each pool's routes to the other pools of its configuration, found by name (config/load.ts checked the names). */
+function linkRoutes(pools: readonly ServerPool[]): void {
+  const byName = new Map(pools.map((p) => [p.config.name, p]));
+  for (const p of pools) p.routes = McRoutes.link(p, byName, p.routes);
 }
 
 function sleep(ms: number): Promise<void> {

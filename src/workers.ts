@@ -357,7 +357,7 @@ export class Primary implements StatsSource {
     addSnapshot(out, this.retired, false);
     for (const s of this.slots) if (s.snap !== null) addSnapshot(out, s.snap, true);
     // The pools' listening sockets live here (workers do not count them), as one listener each in twemproxy.
-    const listeners = this.config.pools.length;
+    const listeners = this.config.pools.filter((p) => p.listen.kind !== 'none').length;
     out.total += listeners;
     if (!this.stopping) out.current += listeners;
     return out;

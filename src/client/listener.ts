@@ -9,18 +9,18 @@ import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { ClientConn } from './conn';
 import type { ServerPool } from '../server/pool';
-import type { ListenAddr } from '../config/types';
+import type { BoundAddr } from '../config/types';
 import { connCounts } from '../stats/counters';
 
 let nextClientId = 1;
 
 /** The identity of a listen address: `tcp host:port` or `unix path` (the permission is not part of it). */
-export function listenKey(l: ListenAddr): string {
+export function listenKey(l: BoundAddr): string {
   return l.kind === 'tcp' ? `tcp ${l.host}:${l.port}` : `unix ${l.path}`;
 }
 
 export class Listener {
-  readonly addr: ListenAddr;
+  readonly addr: BoundAddr;
   readonly key: string;
   /** The pool new clients join; a reload may attach another one. */
   pool: ServerPool;
@@ -33,7 +33,8 @@ export class Listener {
    */
   private readonly shared: boolean;
 
-  constructor(pool: ServerPool, shared = false, addr: ListenAddr = pool.config.listen) {
+  /** `addr`: the pool's listen address (a pool with `listen: none` gets no Listener). */
+  constructor(pool: ServerPool, addr: BoundAddr, shared = false) {
     this.pool = pool;
     this.shared = shared;
     this.addr = addr;

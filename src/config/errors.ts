@@ -28,7 +28,10 @@ export type ConfigErrorCode =
   | 'EZEROCONNS' // server_connections: 0
   | 'EAUTHNOTREDIS' // redis_auth on a memcache pool
   | 'EDUPSERVER' // two servers of a pool with the same name
-  | 'EDUPLISTEN'; // two pools with the same listen address
+  | 'EDUPLISTEN' // two pools with the same listen address
+  | 'EMEMCACHEONLY' // failover, mirror_to or warmup_from on a redis pool
+  | 'EBADPOOLREF' // failover, mirror_to or warmup_from names no pool of the file, a redis pool, the pool itself, or one twice
+  | 'EFAILOVERCYCLE'; // failover pools that lead back to where they started
 
 /**
  * message = `<file>: pool '<pool>': key '<key>': <reason> at line <n>`; the pool, key and line parts

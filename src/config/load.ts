@@ -2,6 +2,10 @@
 //
 //   text --YAML.Parser--> CST --reject %dir/---/.../{}/[]/&/*/!--> Composer(failsafe: every scalar a string)
 //        --> root map (pools) --> pool map (directives, one `servers:` list) --> PoolConfig --> sort pools/servers
+//        --> pool references (failover, mirror_to, warmup_from): exist, memcache, no failover cycle
+//
+// A flow sequence is allowed in one place only, the value of `mirror_to` (the spec writes `mirror_to: [new]`;
+// twemproxy never sees that key). Everything else keeps twemproxy's token rules.
 //
 // Everything is synchronous; host names are checked for syntax only (no DNS here).
 
@@ -12,7 +16,7 @@ import { errCode, strerror } from '../util/errors';
 import { ConfigError, type ConfigErrorCode } from './errors';
 import { DISTRIBUTION_NAMES, type Config, type DistributionName, type ListenAddr, type PoolConfig, type ServerConfig } from './types';
 
-type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers';
+type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers' | 'pool' | 'pools';
 
 interface Directive {
   type: DirectiveType;
@@ -50,7 +54,20 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['pubsub_client_buffer', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 32mb), at least 1mb' }],
   ['redis_databases', { type: 'number', expect: 'how many databases clients may SELECT, 0..N-1 (decimal digits, at least 1)' }],
   ['server_private_connections', { type: 'number', expect: 'the most connections per server leased to clients for WATCH and blocking commands (decimal digits)' }],
+  ['failover', { type: 'pool', expect: 'the name of another memcache pool of this file' }],
+  ['failover_exptime', { type: 'number', expect: 'seconds as decimal digits, at least 1' }],
+  ['mirror_to', { type: 'pools', expect: "names of other memcache pools of this file, as '- name' lines, [a, b] or one name" }],
+  ['warmup_from', { type: 'pool', expect: 'the name of another memcache pool of this file' }],
+  ['warmup_exptime', { type: 'number', expect: 'seconds as decimal digits (0 = no expiry)' }],
 ]);
+
+/** The keys that name other pools, in the order they are checked. */
+const POOL_REF_KEYS = ['failover', 'mirror_to', 'warmup_from'] as const;
+
+/** failover_exptime's default (mcrouter's): a gutter copy outlives the outage by at most a minute. */
+export const DEFAULT_FAILOVER_EXPTIME = 60;
+/** warmup_exptime's default: a classic get does not tell the old pool's remaining time, so copies live at most an hour. */
+export const DEFAULT_WARMUP_EXPTIME = 3600;
 
 /** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 256 * 1024 * 1024;
@@ -131,6 +148,11 @@ interface PoolDraft {
   redisDatabases: number;
   redisAdminCommands: boolean;
   pubsubClientBuffer: number;
+  failover: string | null;
+  failoverExptime: number;
+  mirrorTo: string[];
+  warmupFrom: string | null;
+  warmupExptime: number;
   servers: ServerConfig[] | null;
 }
 
@@ -159,6 +181,11 @@ function newDraft(): PoolDraft {
     redisDatabases: 1,
     redisAdminCommands: false,
     pubsubClientBuffer: 32 * 1024 * 1024,
+    failover: null,
+    failoverExptime: DEFAULT_FAILOVER_EXPTIME,
+    mirrorTo: [],
+    warmupFrom: null,
+    warmupExptime: DEFAULT_WARMUP_EXPTIME,
     servers: null,
   };
 }
@@ -167,6 +194,8 @@ class Loader {
   private readonly text: string;
   private readonly file: string;
   private readonly lines: YAML.LineCounter;
+  /** Per pool, the line of each directive (for errors found after the pool was read). */
+  private readonly keyLines = new Map<string, Map<string, number>>();
 
   constructor(text: string, file: string) {
     this.text = text;
@@ -208,6 +237,7 @@ class Loader {
     // Two pools cannot listen on the same address (twemproxy compares the text; we also catch 0.0.0.0:22121 vs 0.0.0.0:022121).
     const seen = new Map<string, PoolConfig>();
     for (const p of pools) {
+      if (p.listen.kind === 'none') continue;
       const k = listenKey(p.listen);
       const other = seen.get(k);
       if (other !== undefined) {
@@ -216,9 +246,49 @@ class Loader {
       }
       seen.set(k, p);
     }
+    this.checkPoolRefs(pools);
 
     pools.sort((a, b) => compareNames(a.name, b.name));
     return { file: this.file, pools };
+  }
+
+  /** failover, mirror_to and warmup_from name other memcache pools of the file; failover chains end. */
+  private checkPoolRefs(pools: readonly PoolConfig[]): void {
+    const byName = new Map(pools.map((p) => [p.name, p]));
+    for (const p of pools) {
+      for (const key of POOL_REF_KEYS) {
+        const names = key === 'mirror_to' ? p.mirrorTo : [key === 'failover' ? p.failover : p.warmupFrom];
+        const seenNames = new Set<string>();
+        for (const name of names) {
+          if (name === null) continue;
+          const why: (reason: string) => never = (reason) => this.failAtKey('EBADPOOLREF', p.name, key, reason);
+          if (name === p.name) why(`'${name}' is this pool itself (expected another memcache pool)`);
+          if (seenNames.has(name)) why(`'${name}' is listed twice`);
+          seenNames.add(name);
+          const target = byName.get(name);
+          if (target === undefined) why(`'${name}' is not a pool of this file (pools: ${pools.map((x) => x.name).join(', ')})`);
+          if (target.redis) why(`'${name}' is a redis pool (expected a memcache pool)`);
+        }
+      }
+    }
+    // A failover chain may be long, but must end: a request cannot be sent round in a circle.
+    for (const start of pools) {
+      const path = [start.name];
+      let at = start.failover;
+      while (at !== null) {
+        if (at === start.name) {
+          this.failAtKey('EFAILOVERCYCLE', start.name, 'failover', `failover pools form a cycle: ${[...path, at].join(' -> ')}`);
+        }
+        if (path.includes(at)) break; // a cycle that does not pass through `start`: reported from one of its own pools
+        path.push(at);
+        at = byName.get(at)?.failover ?? null;
+      }
+    }
+  }
+
+  /** Fails at the line where `key` was set in `pool` (for checks made after the pool was read). */
+  private failAtKey(code: ConfigErrorCode, pool: string, key: string, reason: string): never {
+    throw new ConfigError(code, this.file, pool, key, this.keyLines.get(pool)?.get(key) ?? null, reason);
   }
 
   private pool(name: string, pair: YAML.Pair<unknown, unknown>): PoolConfig {
@@ -233,6 +303,7 @@ class Loader {
 
     const d = newDraft();
     const keyLine = new Map<string, number>();
+    this.keyLines.set(name, keyLine);
     for (const item of value.items) {
       const key = this.keyName(item, name);
       const at = offsetOf(item.key);
@@ -243,6 +314,10 @@ class Loader {
       if (dir === undefined) this.fail('EUNKNOWNKEY', name, key, at, unknownKeyReason(key));
       if (dir.type === 'servers') {
         d.servers = this.servers(name, item, at);
+        continue;
+      }
+      if (dir.type === 'pools') {
+        d.mirrorTo = this.poolNames(name, key, dir, item, at);
         continue;
       }
       const v = this.scalar(name, key, dir, item, at);
@@ -323,6 +398,19 @@ class Loader {
           d.clientBufferLimit = this.size(name, key, dir, v, vAt);
           if (d.clientBufferLimit < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
           break;
+        case 'failover':
+          d.failover = this.poolName(name, key, dir, v, vAt);
+          break;
+        case 'failover_exptime':
+          d.failoverExptime = this.number(name, key, dir, v, vAt);
+          if (d.failoverExptime === 0) this.fail('EBADNUMBER', name, key, vAt, "cannot be 0 (memcached reads exptime 0 as 'never expires'; expected at least 1 second)");
+          break;
+        case 'warmup_from':
+          d.warmupFrom = this.poolName(name, key, dir, v, vAt);
+          break;
+        case 'warmup_exptime':
+          d.warmupExptime = this.number(name, key, dir, v, vAt);
+          break;
       }
     }
 
@@ -335,6 +423,12 @@ class Loader {
     if (d.redisAuth !== null && !d.redis) {
       const at = keyLine.get('redis_auth') ?? null;
       throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_auth', at, "only valid in a redis pool (this pool has no 'redis: true')");
+    }
+    if (d.redis) {
+      for (const key of POOL_REF_KEYS) {
+        const at = keyLine.get(key);
+        if (at !== undefined) throw new ConfigError('EMEMCACHEONLY', this.file, name, key, at, "only valid in a memcache pool (this pool has 'redis: true')");
+      }
     }
     return {
       name,
@@ -361,6 +455,11 @@ class Loader {
       redisDatabases: d.redisDatabases,
       redisAdminCommands: d.redisAdminCommands,
       pubsubClientBuffer: d.pubsubClientBuffer,
+      failover: d.failover,
+      failoverExptime: d.failoverExptime,
+      mirrorTo: d.mirrorTo,
+      warmupFrom: d.warmupFrom,
+      warmupExptime: d.warmupExptime,
       servers: d.servers,
     };
   }
@@ -458,6 +557,7 @@ class Loader {
 
   private listen(pool: string, v: string, at: number | null): ListenAddr {
     const key = 'listen';
+    if (v === 'none') return { kind: 'none', text: 'none' };
     if (v.charCodeAt(0) === 0x2f) {
       const sp = v.lastIndexOf(' ');
       if (sp < 0) return { kind: 'unix', path: v, perm: 0, text: v };
@@ -477,6 +577,28 @@ class Loader {
     if (host === '') this.fail('EBADLISTEN', pool, key, at, `'${v}' has no host before the ':' (use e.g. 0.0.0.0:${port} for all interfaces)`);
     if (/\s/.test(host)) this.fail('EBADLISTEN', pool, key, at, `'${v}' has a space inside the host`);
     return { kind: 'tcp', host: unbracket(host), port, text: v };
+  }
+
+  /** A pool name as a value: the characters a pool name may have, checked against the file's pools later. */
+  private poolName(pool: string, key: string, dir: Directive, v: string, at: number | null): string {
+    if (/\s/.test(v)) this.bad('EBADPOOLREF', pool, key, at, `'${v}' is not a pool name (it has a space)`, dir);
+    return v;
+  }
+
+  /** mirror_to: one name, a '- name' list or a [a, b] flow list (the only place a flow sequence is allowed). */
+  private poolNames(pool: string, key: string, dir: Directive, item: YAML.Pair<unknown, unknown>, keyAt: number | null): string[] {
+    const v = item.value;
+    if (v === null || v === undefined || (YAML.isScalar(v) && v.value === '')) this.fail('EEMPTY', pool, key, keyAt, `empty value (expected ${dir.expect})`);
+    if (YAML.isScalar(v) && typeof v.value === 'string') return [this.poolName(pool, key, dir, v.value, offsetOf(v))];
+    if (!YAML.isSeq(v)) this.fail('ESTRUCTURE', pool, key, offsetOf(v), `expected ${dir.expect}, got ${describe(v)}`);
+    const out: string[] = [];
+    for (const entry of v.items) {
+      if (!YAML.isScalar(entry) || typeof entry.value !== 'string' || entry.value === '') {
+        this.fail('ESTRUCTURE', pool, key, offsetOf(entry) ?? keyAt, `expected a pool name, got ${describe(entry)}`);
+      }
+      out.push(this.poolName(pool, key, dir, entry.value, offsetOf(entry)));
+    }
+    return out;
   }
 
   private hash(pool: string, v: string, at: number | null): HashName {
@@ -537,9 +659,7 @@ class Loader {
 
   /** Finds the first token twemproxy's libyaml loop would reject. The CST is small; walk it generically. */
   private rejectDisallowedTokens(tokens: readonly unknown[], docs: readonly YAML.Document.Parsed[]): void {
-    let bestOffset = -1;
-    let bestType = '';
-    let bestSource = '';
+    const found: { offset: number; type: string; source: string }[] = [];
     const walk = (node: unknown): void => {
       if (typeof node !== 'object' || node === null) return;
       if (Array.isArray(node)) {
@@ -550,26 +670,26 @@ class Loader {
       const type = rec['type'];
       const offset = rec['offset'];
       if (typeof type === 'string' && typeof offset === 'number' && DISALLOWED_TOKENS.has(type)) {
-        if (bestOffset < 0 || offset < bestOffset) {
-          bestOffset = offset;
-          bestType = type;
-          const src = rec['source'];
-          bestSource = typeof src === 'string' ? src : '';
-        }
+        const src = rec['source'];
+        found.push({ offset, type, source: typeof src === 'string' ? src : '' });
       }
       for (const k of Object.keys(rec)) if (k !== 'source') walk(rec[k]);
     };
     walk(tokens);
-    if (bestOffset < 0) return;
-    const explain = DISALLOWED_TOKENS.get(bestType);
-    const reason = explain === undefined ? `'${bestSource}' is not allowed` : explain(bestSource);
-    // Name the pool and directive around the token when the document could still be composed.
+    found.sort((a, b) => a.offset - b.offset);
     const root = docs[0]?.contents;
-    const poolPair = YAML.isMap(root) ? pairAt(root.items, bestOffset) : null;
-    const pool = poolPair === null ? null : scalarString(poolPair.key);
-    const keyPair = poolPair !== null && YAML.isMap(poolPair.value) ? pairAt(poolPair.value.items, bestOffset) : null;
-    const key = keyPair === null ? null : scalarString(keyPair.key);
-    this.fail('EYAMLFEATURE', pool, pool === null ? null : key, bestOffset, reason);
+    for (const t of found) {
+      // Name the pool and directive around the token when the document could still be composed.
+      const poolPair = YAML.isMap(root) ? pairAt(root.items, t.offset) : null;
+      const pool = poolPair === null ? null : scalarString(poolPair.key);
+      const keyPair = poolPair !== null && YAML.isMap(poolPair.value) ? pairAt(poolPair.value.items, t.offset) : null;
+      const key = keyPair === null ? null : scalarString(keyPair.key);
+      // `mirror_to: [a, b]` as the spec writes it: the list itself, not something nested in it.
+      if (t.type === 'flow-seq-start' && key === 'mirror_to' && keyPair !== null && offsetOf(keyPair.value) === t.offset) continue;
+      const explain = DISALLOWED_TOKENS.get(t.type);
+      const reason = explain === undefined ? `'${t.source}' is not allowed` : explain(t.source);
+      this.fail('EYAMLFEATURE', pool, pool === null ? null : key, t.offset, reason);
+    }
   }
 }
 
@@ -600,7 +720,7 @@ function unbracket(host: string): string {
 }
 
 function listenKey(l: ListenAddr): string {
-  return l.kind === 'unix' ? `unix ${l.path}` : `tcp ${l.host.toLowerCase()} ${l.port}`;
+  return l.kind === 'unix' ? `unix ${l.path}` : l.kind === 'tcp' ? `tcp ${l.host.toLowerCase()} ${l.port}` : 'none';
 }
 
 function offsetOf(node: unknown): number | null {

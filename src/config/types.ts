@@ -7,10 +7,17 @@ export type { HashName } from '../route/hash/index';
 export type DistributionName = 'ketama' | 'modula' | 'random';
 export const DISTRIBUTION_NAMES: readonly DistributionName[] = ['ketama', 'modula', 'random'];
 
-/** `text` is the `listen:` value as written. tcp `host` has [] removed from a bracketed IPv6 literal. */
+/**
+ * `text` is the `listen:` value as written. tcp `host` has [] removed from a bracketed IPv6 literal.
+ * `none`: the pool has no listener (nutmeg's own: a memcache pool used only as a failover, mirror or warm-up target).
+ */
 export type ListenAddr =
   | { kind: 'tcp'; host: string; port: number; text: string }
-  | { kind: 'unix'; path: string; perm: number /* 0 = leave the mode alone */; text: string };
+  | { kind: 'unix'; path: string; perm: number /* 0 = leave the mode alone */; text: string }
+  | { kind: 'none'; text: 'none' };
+
+/** An address a listener binds (every ListenAddr but `none`). */
+export type BoundAddr = Exclude<ListenAddr, { kind: 'none' }>;
 
 /**
  * One `servers:` entry. `name` is what ketama hashes, stats report and duplicates compare:
@@ -57,6 +64,17 @@ export interface PoolConfig {
   redisAdminCommands: boolean;
   /** Unread pub/sub bytes past which a subscriber is closed; nutmeg's own key. */
   pubsubClientBuffer: number;
+  // nutmeg's own memcache routes (wave2 §6): other pools of the same config, by name
+  /** Pool that takes requests whose server failed (connect error, timeout, ejected); null = none. */
+  failover: string | null;
+  /** Seconds: writes sent to the failover pool expire after at most this long. */
+  failoverExptime: number;
+  /** Pools that get a fire-and-forget copy of every write. */
+  mirrorTo: string[];
+  /** Pool a get miss is retried on; a hit there is copied here with `add`. null = none. */
+  warmupFrom: string | null;
+  /** Seconds: the exptime of the copies warm-up writes here (0 = no expiry). */
+  warmupExptime: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -2,24 +2,24 @@
 // forwarded whole to the server of its key (zero copy), or, for a multi-key get/gets, split
 // per server and merged back into one reply in key order with one END.
 //
-//   parsed request ─► quit/mn: local ─► version: `placeholder` ─► get k1 k2 k3: fragments ─► merge
+//   parsed request ─► quit/mn: local ─► version: `placeholder` ─► get k1 k2 k3: fragments ─► merge (mc-split.ts)
 //                                      ─► anything else: route key ─► server (bytes as received)
 //   quiet meta (mg k q): forwarded followed by `mn\r\n`, so the reply always ends at `MN`.
+//   a pool with routes (failover, mirror_to, warmup_from): mirrored writes are copied and warm-up gets split
+//   there first (mc-routes.ts); a pool without them pays one null check.
 
 import type { ParseStatus } from '../protocol/parse';
 import { McRequestParser } from '../protocol/memcache/request';
-import { McReplyParser, MODE_META_QUIET, K_VALUES, K_END, K_SERVER_ERROR, K_CLIENT_ERROR, K_ERROR } from '../protocol/memcache/reply';
-import { MC_COMMANDS, MC_QUIT, MC_MN, MC_GETS } from '../protocol/memcache/commands';
+import { McReplyParser, MODE_META_QUIET, K_VALUES, K_END } from '../protocol/memcache/reply';
+import { MC_COMMANDS, MC_QUIT, MC_MN } from '../protocol/memcache/commands';
 import { REPLY_MN, serverError } from '../protocol/memcache/replies';
-import { mergeRetrieval } from '../protocol/memcache/merge';
-import { allocMsg, type Msg } from './msg';
-import { copyBytes } from '../util/bytes';
-import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
+import type { Msg } from './msg';
+import { mergeGet, splitRequest } from './mc-split';
+import type { McRoutes } from './mc-routes';
+import type { Protocol, ReplyReader, RequestReader, Session } from './protocol';
 
 const PLACEHOLDER = Buffer.from('placeholder');
 const MN_REQUEST = Buffer.from('mn\r\n');
-const GET_ = Buffer.from('get ');
-const GETS_ = Buffer.from('gets ');
 
 class McRequestReader implements RequestReader {
   private readonly p = new McRequestParser();
@@ -70,8 +70,11 @@ class McRequestReader implements RequestReader {
       fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
       return;
     }
+    // Only memcache pools get routes, and only McRoutes (proxy.ts links them).
+    const routes = fw.routes as McRoutes | null;
+    if (routes !== null && routes.byCmd[cmd] !== 0 && routes.dispatch(fw, msg, p, buf, start, end)) return;
     if (row.isRetrieval && p.nkeys > 1) {
-      this.fragment(fw, msg, buf, cmd === MC_GETS ? GETS_ : GET_);
+      splitRequest(fw, msg, p.keys, p.nkeys);
       return;
     }
     if (p.noreply) msg.expectReply = false;
@@ -80,68 +83,6 @@ class McRequestReader implements RequestReader {
       msg.quiet = true;
     }
     fw.forward(msg, buf, p.keys[0] as number, p.keys[1] as number);
-  }
-
-  /** `get k1 k2 k3` ─► `get k1 k3\r\n` to one server, `get k2\r\n` to another, in server order. */
-  private fragment(fw: Forwarder, parent: Msg, buf: Buffer, verb: Buffer): void {
-    const p = this.p;
-    const table = fw.table();
-    const keys = p.keys;
-    const nkeys = p.nkeys;
-    const scratch = table.scratch;
-    scratch.reset();
-    const { count, size, fragOf } = scratch;
-    const keyFrag = new Array<number>(nkeys);
-    for (let i = 0; i < nkeys; i++) {
-      const idx = table.route(buf, keys[2 * i] as number, keys[2 * i + 1] as number);
-      if (idx < 0) {
-        fw.failMsg(parent, 'Connection refused');
-        return;
-      }
-      keyFrag[i] = idx;
-      count[idx]!++;
-      size[idx]! += (keys[2 * i + 1] as number) - (keys[2 * i] as number) + 1;
-    }
-    const frags: Msg[] = [];
-    for (let s = 0; s < count.length; s++) {
-      if (count[s] === 0) continue;
-      // verb + each key followed by a space + CRLF: `get k1 k3 \r\n`, byte for byte as twemproxy sends it
-      const fb = Buffer.allocUnsafe(verb.length + (size[s] as number) + 2);
-      verb.copy(fb, 0);
-      size[s] = verb.length;
-      fragOf[s] = frags.length;
-      const f = allocMsg();
-      f.parent = parent;
-      f.cmd = parent.cmd;
-      f.buf = fb;
-      f.end = fb.length;
-      frags.push(f);
-    }
-    for (let i = 0; i < nkeys; i++) {
-      const s = keyFrag[i] as number;
-      const f = frags[fragOf[s] as number] as Msg;
-      let o = copyBytes(buf, keys[2 * i] as number, keys[2 * i + 1] as number, f.buf, size[s] as number);
-      f.buf[o++] = 0x20;
-      size[s] = o;
-      keyFrag[i] = fragOf[s] as number;
-    }
-    for (const f of frags) {
-      f.buf[f.buf.length - 2] = 13;
-      f.buf[f.buf.length - 1] = 10;
-    }
-    parent.frags = frags;
-    parent.keyFrag = keyFrag;
-    parent.pending = frags.length;
-    // Keep the client's key offsets for the merge (the parser's array is reused).
-    parent.fragOffsets = keys.slice(0, 2 * nkeys);
-    fw.stats.fragments += frags.length;
-    // In target order, as the fragments were built.
-    let fi = 0;
-    for (let s = 0; s < count.length; s++) {
-      if (count[s] === 0) continue;
-      const f = frags[fi++] as Msg;
-      fw.send(table.target(s), f, f.buf);
-    }
   }
 }
 
@@ -187,8 +128,14 @@ class McReplyReader implements ReplyReader {
       }
       return true;
     }
-    msg.fragReply = buf.subarray(start, end);
     msg.fragType = p.kind;
+    if (msg.quiet) {
+      // a failed-over quiet meta request, relayed as its parent's reply (mc-routes.ts)
+      const bodyEnd = p.bodyEnd;
+      msg.fragReply = bodyEnd > start ? buf.subarray(start, bodyEnd) : null;
+      return true;
+    }
+    msg.fragReply = buf.subarray(start, end);
     if (p.kind === K_VALUES || p.kind === K_END) {
       const v = p.values;
       const n = p.nvalues * 4;
@@ -200,36 +147,11 @@ class McReplyReader implements ReplyReader {
   }
 }
 
-/** One reply for a split get: VALUE blocks in the client's key order, then one END. */
-function merge(parent: Msg): void {
-  const frags = parent.frags!;
-  for (const f of frags) {
-    if (f.fragError !== null) {
-      parent.reply = serverError(f.fragError);
-      return;
-    }
-  }
-  for (const f of frags) {
-    if (f.fragType !== K_VALUES && f.fragType !== K_END) {
-      const k = f.fragType;
-      parent.reply = (k === K_SERVER_ERROR || k === K_CLIENT_ERROR || k === K_ERROR) && f.fragReply !== null ? f.fragReply : serverError('Invalid argument');
-      return;
-    }
-  }
-  parent.reply = mergeRetrieval(
-    parent.buf,
-    parent.fragOffsets!,
-    parent.keyFrag!,
-    frags.map((f) => f.fragReply!),
-    frags.map((f) => f.fragOffsets ?? []),
-  );
-}
-
 export const memcacheProtocol: Protocol = {
   redis: false,
   newRequestReader: () => new McRequestReader(),
   newReplyReader: () => new McReplyReader(),
   errorReply: (text) => serverError(text),
   handshake: () => [],
-  merge,
+  merge: mergeGet,
 };

@@ -45,6 +45,10 @@ export class Msg {
   fragError: string | null = null;
   /** Parent: for each original key, which fragment it went to. */
   keyFrag: number[] | null = null;
+  /** Parent: who completes it once every fragment is done (a memcache route: failover relay, warm-up); null = protocol merge. */
+  route: MsgRoute | null = null;
+  /** Parent of a route: its first fragment of the route's second stage (warm-up: the first sent to the warm pool). */
+  stageFrom = 0;
   /** For logging/latency: when it was queued (ms). */
   queuedAt = 0;
   /** A leased server connection (forward/protocol Lease) the pool releases when this request completes. */
@@ -79,6 +83,8 @@ export class Msg {
     this.fragType = 0;
     this.fragError = null;
     this.keyFrag = null;
+    this.route = null;
+    this.stageFrom = 0;
     this.queuedAt = 0;
     this.lease = null;
     this.db = -1;
@@ -87,10 +93,16 @@ export class Msg {
   }
 }
 
-/** The side that owns a request and receives its completion (a client connection). */
+/** Completes a parent whose fragments a route sent (forward/mc-routes.ts). */
+export interface MsgRoute {
+  /** Every fragment of `parent` is done: build parent.reply and return true, or send more fragments and return false. */
+  complete(parent: Msg): boolean;
+}
+
+/** The side that owns a request and receives its completion (a client connection, or a mirror's counter). */
 export interface MsgOwner {
-  /** A request of this owner became done; the owner writes out every done request at its FIFO head. */
-  onMsgDone(): void;
+  /** `msg` of this owner became done; a client writes out every done request at its FIFO head. */
+  onMsgDone(msg: Msg): void;
 }
 
 const EMPTY = Buffer.alloc(0);

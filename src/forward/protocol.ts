@@ -71,7 +71,10 @@ export interface PushChannel {
 
 /** One routing table, read once per request (a reload, an ejection or a failover publishes a new one). */
 export interface RouteView {
-  /** Index of the target for the key buf[start, end), or -1 when no target is live. */
+  /**
+   * Index of the target for the key buf[start, end), or negative: -1 when no target is live, ROUTE_DOWN (-2) when
+   * the key's target is down in a pool that keeps its ring for a failover pool (route/router.ts).
+   */
   route(buf: Buffer, start: number, end: number): number;
   /** Index of the first live target in configured order (keyless scripts go there), or -1. */
   firstLive(): number;
@@ -82,10 +85,23 @@ export interface RouteView {
   readonly scratch: FragScratch;
 }
 
+/**
+ * A pool's extra routes (memcache `failover`, `mirror_to`, `warmup_from`: forward/mc-routes.ts), linked by name when a
+ * configuration is applied. null for a pool with none of them, so a plain pool pays one null check per request.
+ */
+export interface PoolRoutes {
+  /** A request or fragment of this pool failed with `text`: send it elsewhere and return true, or false to fail it. */
+  divert(msg: Msg, text: string): boolean;
+}
+
 /** The pool a client's requests go to, as the protocol code sees it. */
 export interface Forwarder {
   readonly config: PoolConfig;
   readonly stats: PoolStats;
+  /** This pool's extra routes, or null (see PoolRoutes). */
+  readonly routes: PoolRoutes | null;
+  /** Removed by a reload: a route that still holds it sends nothing more to it. */
+  readonly removed: boolean;
   /** redis_auth as bytes, compared with client AUTH arguments. */
   readonly authBuf: Buffer | null;
   readonly clientCount: number;

@@ -195,7 +195,7 @@ function release(m: Msg): void {
   m.done = true;
   const c = m.client;
   if (c === null) freeMsg(m);
-  else c.onMsgDone();
+  else c.onMsgDone(m);
 }
 
 /** The pub/sub registry of one pool (Forwarder) in this process. */

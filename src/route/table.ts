@@ -4,6 +4,7 @@
 //
 //   RoutingTable { backends (configured order), live set ─► Router (hash tag, hash, distribution), timeout, scratch }
 //   route(key) ─► index into `backends` ─► target(index) ─► backend (an identity, see server/backend)
+//              ─► -1 (no server live) | ROUTE_DOWN (keepRing: the key's server is down, see route/router.ts)
 
 import { Router, type RouterOptions } from './router';
 import { FragScratch, type RouteView, type Target } from '../forward/protocol';
@@ -21,6 +22,8 @@ export interface TableSpec<B extends Target> {
   entries: readonly TableEntry<B>[];
   /** ms for connect + reply, 0 = none. */
   timeout: number;
+  /** Down backends keep their ring points and route to ROUTE_DOWN (the pool has a failover pool). */
+  keepRing: boolean;
 }
 
 let nextVersion = 1;
@@ -47,7 +50,13 @@ export class RoutingTable<B extends Target> implements RouteView {
     this.timeout = spec.timeout > 0 ? spec.timeout : 0;
     this.scratch = new FragScratch(this.backends.length);
     this.router = new Router(
-      { hash: spec.hash, distribution: spec.distribution, hashTag: spec.hashTag, servers: spec.entries.map((e) => ({ name: e.backend.name, weight: e.weight })) },
+      {
+        hash: spec.hash,
+        distribution: spec.distribution,
+        hashTag: spec.hashTag,
+        servers: spec.entries.map((e) => ({ name: e.backend.name, weight: e.weight })),
+        keepRing: spec.keepRing,
+      },
       this.live,
     );
   }

@@ -7,6 +7,8 @@
 //              ─► a new table without it (and one with it again when its retry time comes)
 //   reload ─► reconfigure(): backends kept by name (connections, counters and ejection kept when the
 //              address and handshake are the same), new ones added, removed ones retired; a new table
+//   routes (memcache failover, mirror_to, warmup_from; null for a plain pool) ─► failMsg offers a failed request
+//              to the failover pool first; a failover pool's table keeps down servers on its ring (ROUTE_DOWN)
 
 import type { PoolConfig, ServerConfig } from '../config/types';
 import { RoutingTable, type TableEntry } from '../route/table';
@@ -14,7 +16,7 @@ import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
 import type { Handshake } from './conn';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Completer, Forwarder, Lease, Protocol, PushChannel, PushSink, ReplyReader, Target } from '../forward/protocol';
+import type { Completer, Forwarder, Lease, PoolRoutes, Protocol, PushChannel, PushSink, ReplyReader, Target } from '../forward/protocol';
 import { SubscriberConn } from './subscriber';
 import { ServerConn } from './conn';
 import { onTick } from '../util/clock';
@@ -56,6 +58,10 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   private retryAt = 0;
   readonly clients = new Set<PoolClient>();
   private untick: (() => void) | null = null;
+  /** memcache failover / mirror_to / warmup_from, linked by the proxy once every pool of the config exists; null = none. */
+  routes: PoolRoutes | null = null;
+  /** Removed by a reload (routes that still hold this pool stop sending to it). */
+  removed = false;
 
   constructor(config: PoolConfig, protocol: Protocol, drainMs = 3000) {
     this.config = config;
@@ -171,17 +177,22 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     const parent = msg.parent;
     if (parent !== null) {
       if (--parent.pending > 0) return;
-      this.protocol.merge(parent);
+      // A route's parent (failover relay, warm-up) is completed by the route, which may send more fragments first.
+      const r = parent.route;
+      if (r === null) this.protocol.merge(parent);
+      else if (!r.complete(parent)) return;
       parent.done = true;
       msg = parent;
     }
     const c = msg.client;
     if (c === null) freeMsg(msg);
-    else c.onMsgDone();
+    else c.onMsgDone(msg);
   }
 
-  /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`). */
+  /** Complete a request with a proxy error reply (`-ERR text` / `SERVER_ERROR text`), unless a failover pool takes it. */
   failMsg(msg: Msg, text: string): void {
+    const r = this.routes;
+    if (r !== null && r.divert(msg, text)) return;
     this.stats.forwardError++;
     if (msg.parent !== null) msg.fragError = text;
     else msg.reply = this.protocol.errorReply(text);
@@ -333,6 +344,8 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   /** The pool is gone (reload): stop ticking, retire every backend (their requests finish first). */
   remove(): void {
+    this.removed = true;
+    this.routes = null;
     this.untick?.();
     this.untick = null;
     for (const b of this.backends.values()) b.remove();
@@ -372,10 +385,9 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   private buildTable(config: PoolConfig, prevLive: Map<Backend, boolean> | null): RoutingTable<Backend> {
     const entries: TableEntry<Backend>[] = config.servers.map((s: ServerConfig) => ({ backend: this.backends.get(s.name) as Backend, weight: s.weight }));
     const live = entries.map((e) => prevLive === null || prevLive.get(e.backend) !== false);
-    return new RoutingTable(
-      { hash: config.hash, distribution: config.distribution, hashTag: config.hashTag, entries, timeout: config.timeout },
-      live,
-    );
+    // With a failover pool, a down server's keys go there: the ring keeps it (route/router.ts).
+    const keepRing = config.failover !== null;
+    return new RoutingTable({ hash: config.hash, distribution: config.distribution, hashTag: config.hashTag, entries, timeout: config.timeout, keepRing }, live);
   }
 }
 

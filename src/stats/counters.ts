@@ -9,6 +9,12 @@ export class PoolStats {
   forwardError = 0;
   fragments = 0;
   clientOverflow = 0;
+  // memcache routes (forward/mc-routes.ts)
+  failoverRequests = 0;
+  mirrorRequests = 0;
+  mirrorErrors = 0;
+  mirrorDropped = 0;
+  warmupHits = 0;
 }
 
 export class ServerStats {

@@ -28,6 +28,11 @@ export const POOL_STATS = [
   { name: 'fragments', field: 'fragments', type: 'counter', desc: '# fragments created from a multi-vector request' },
   // nutmeg's own, after twemproxy's (readers take every number in a pool object as a pool metric)
   { name: 'client_overflow', field: 'clientOverflow', type: 'counter', desc: '# client connections closed past client_buffer_limit', own: true },
+  { name: 'failover_requests', field: 'failoverRequests', type: 'counter', desc: '# requests sent to the failover pool', own: true },
+  { name: 'mirror_requests', field: 'mirrorRequests', type: 'counter', desc: '# writes copied to mirror pools', own: true },
+  { name: 'mirror_errors', field: 'mirrorErrors', type: 'counter', desc: '# mirror copies answered with an error or failed', own: true },
+  { name: 'mirror_dropped', field: 'mirrorDropped', type: 'counter', desc: '# mirror copies dropped: the mirror had too many waiting', own: true },
+  { name: 'warmup_hits', field: 'warmupHits', type: 'counter', desc: '# misses found in the warm-up pool and copied here', own: true },
 ] as const satisfies readonly StatDesc<PoolCounterName>[];
 
 export const SERVER_STATS = [

@@ -189,6 +189,12 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
       clientErr: p.stats.clientErr,
       serverEjects: p.stats.serverEjects,
       forwardError: p.stats.forwardError,
+      routes: p.routes,
+      failoverRequests: p.stats.failoverRequests,
+      mirrorRequests: p.stats.mirrorRequests,
+      mirrorErrors: p.stats.mirrorErrors,
+      mirrorDropped: p.stats.mirrorDropped,
+      warmupHits: p.stats.warmupHits,
       servers: p.servers.map((s) => {
         const st = s.stats;
         return {

@@ -5,7 +5,7 @@
 //   single process:  live ServerPool counters ──takeSnapshot──► StatsSnapshot ──► statsJson / http
 //   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
 
-import type { Config } from '../config/types';
+import type { Config, PoolConfig } from '../config/types';
 import type { ServerPool } from '../server/pool';
 import type { Backend } from '../server/backend';
 import { LATENCY_BOUNDS_US } from './counters';
@@ -36,11 +36,19 @@ export interface ServerSnap {
   retryInMs: number;
 }
 
+/** A memcache pool's routes to other pools, by name (the status page shows them). */
+export interface PoolRoutesSnap {
+  failover: string | null;
+  mirrorTo: string[];
+  warmupFrom: string | null;
+}
+
 export interface PoolSnap {
   name: string;
   listen: string;
   redis: boolean;
   autoEject: boolean;
+  routes: PoolRoutesSnap;
   stats: PoolCounters;
   servers: ServerSnap[];
   /** Processes in which every server of this pool is ejected. */
@@ -107,12 +115,17 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         listen: p.config.listen.text,
         redis: p.config.redis,
         autoEject: p.config.autoEjectHosts,
+        routes: routesOf(p.config),
         stats: counters(POOL_STATS, p.stats),
         servers,
         deadIn: servers.length > 0 && ejectedServers === servers.length ? 1 : 0,
       };
     }),
   };
+}
+
+function routesOf(p: PoolConfig): PoolRoutesSnap {
+  return { failover: p.failover, mirrorTo: p.mirrorTo.slice(), warmupFrom: p.warmupFrom };
 }
 
 /** Every pool and server of a config with all counters at 0 and no process counted: the start of a sum. */
@@ -126,6 +139,7 @@ export function emptySnapshot(config: Config): StatsSnapshot {
       listen: p.listen.text,
       redis: p.redis,
       autoEject: p.autoEjectHosts,
+      routes: routesOf(p),
       stats: counters(POOL_STATS, null),
       servers: p.servers.map((s) => ({
         name: s.name,

@@ -4,7 +4,8 @@
 //   poll /status.json ─► sample (counters, µs latency buckets) ─► diff with previous sample ─► redraw tables
 //
 // Markup hooks (kept stable for tests and scripts): section[data-pool], tr[data-server="<pool>/<server>"] with
-// data-state="live|ejected", and data-value on the rate cells (.req-rate, .err-rate).
+// data-state="live|ejected", and data-value on the rate cells (.req-rate, .err-rate). A memcache pool with routes
+// has a div.routes line: failover / mirror / warm-up targets and their counters (data-value on each <b>).
 
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -184,6 +185,18 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       stat(summary, 'ejections', p.serverEjects);
       stat(summary, 'forward errors', p.forwardError);
       sec.appendChild(summary);
+      var rt = p.routes;
+      if (rt && (rt.failover || rt.mirrorTo.length || rt.warmupFrom)) {
+        var routes = el('div', 'summary routes');
+        if (rt.failover) stat(routes, 'failover to ' + rt.failover + ':', p.failoverRequests, 'failover-requests', p.failoverRequests);
+        if (rt.mirrorTo.length) {
+          stat(routes, 'mirrored to ' + rt.mirrorTo.join(', ') + ':', p.mirrorRequests, 'mirror-requests', p.mirrorRequests);
+          stat(routes, 'mirror errors', p.mirrorErrors, 'mirror-errors' + (p.mirrorErrors ? ' nonzero' : ''), p.mirrorErrors);
+          stat(routes, 'dropped', p.mirrorDropped, 'mirror-dropped' + (p.mirrorDropped ? ' nonzero' : ''), p.mirrorDropped);
+        }
+        if (rt.warmupFrom) stat(routes, 'warmed from ' + rt.warmupFrom + ':', p.warmupHits, 'warmup-hits', p.warmupHits);
+        sec.appendChild(routes);
+      }
       sec.appendChild(table);
       frag.appendChild(sec);
     });

@@ -10,16 +10,39 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const NUTMEG_BIN = path.join(ROOT, 'bin', 'nutmeg');
 
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports the kernel hands out as the source port of outgoing connections (ip_local_port_range): a port picked
+ * there may be taken by some client connection before the server that should listen on it starts.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo !== undefined && hi !== undefined && lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux: no range known
+  }
+  return [32768, 60999];
+}
+const [EPH_LO] = ephemeralRange();
+/** Listening ports for tests come from below the ephemeral range, so no client connection can take one first. */
+const PORT_LO = Math.max(1024, Math.min(10000, EPH_LO - 2000));
+const PORT_HI = EPH_LO - 1;
+
+function tryPort(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on 127.0.0.1, below the ephemeral range (random, then checked by binding it). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = PORT_LO + Math.floor(Math.random() * (PORT_HI - PORT_LO + 1));
+    if (await tryPort(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_LO}..${PORT_HI}`);
 }
 
 export async function freePorts(n: number): Promise<number[]> {

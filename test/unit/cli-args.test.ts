@@ -244,7 +244,7 @@ test('version banner: two lines and an empty line, version from package.json', (
   assert.equal(versionBanner(), `This is nutmeg-${pkg.version}\ncompatible with nutcracker-0.5.0\n\n`);
 });
 
-test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool metric after twemproxy's", () => {
+test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool metrics after twemproxy's", () => {
   assert.equal(
     describeStatsText(),
     'pool stats:\n' +
@@ -255,6 +255,11 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
       '  forward_error       "# times we encountered a forwarding error"\n' +
       '  fragments           "# fragments created from a multi-vector request"\n' +
       '  client_overflow     "# client connections closed past client_buffer_limit"\n' +
+      '  failover_requests   "# requests sent to the failover pool"\n' +
+      '  mirror_requests     "# writes copied to mirror pools"\n' +
+      '  mirror_errors       "# mirror copies answered with an error or failed"\n' +
+      '  mirror_dropped      "# mirror copies dropped: the mirror had too many waiting"\n' +
+      '  warmup_hits         "# misses found in the warm-up pool and copied here"\n' +
       '\n' +
       'server stats:\n' +
       '  server_eof          "# eof on server connections"\n' +
@@ -274,8 +279,8 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
 });
 
 test('stat table types', () => {
-  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter']);
-  assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), ['client_overflow']);
+  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter']);
+  assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), ['client_overflow', 'failover_requests', 'mirror_requests', 'mirror_errors', 'mirror_dropped', 'warmup_hits']);
   assert.deepEqual(SERVER_STATS.map((s) => `${s.name}:${s.type}`), [
     'server_eof:counter', 'server_err:counter', 'server_timedout:counter', 'server_connections:gauge', 'server_ejected_at:timestamp',
     'requests:counter', 'request_bytes:counter', 'responses:counter', 'response_bytes:counter',

@@ -112,6 +112,11 @@ test('defaults of every directive', () => {
     redisDatabases: 1,
     redisAdminCommands: false,
     pubsubClientBuffer: 32 * 1024 * 1024,
+    failover: null,
+    failoverExptime: 60,
+    mirrorTo: [],
+    warmupFrom: null,
+    warmupExptime: 3600,
     servers: [{ name: '127.0.0.1:6379', host: '127.0.0.1', port: 6379, unixPath: null, weight: 1, text: '127.0.0.1:6379:1' }],
   });
 });
@@ -369,7 +374,7 @@ test('unknown keys, with a suggestion when close', () => {
   });
   fails(one('  constructor: 1\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'constructor', line: 3,
-    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections) at line 3`,
+    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections, failover, failover_exptime, mirror_to, warmup_from, warmup_exptime) at line 3`,
   });
 });
 
@@ -581,4 +586,95 @@ test('two pools with the same listen address', () => {
     message: `${F}: pool 'second': key 'listen': '/tmp/s' is already the listen address of pool 'first' ('/tmp/s 0666')`,
   });
   assert.equal(parseConfigText(two('127.0.0.1:22121', '127.0.0.2:22121'), F).pools.length, 2);
+});
+
+/** Memcache pools `main` (with `extra`), `gutter`, `fresh` and a redis pool `r`, on their own ports. */
+function routed(extra: string, gutterExtra = '', freshListen = '127.0.0.1:3'): string {
+  return (
+    `main:\n  listen: 127.0.0.1:1\n${extra}  servers:\n   - 127.0.0.1:11211:1 m1\n` +
+    `gutter:\n  listen: none\n${gutterExtra}  servers:\n   - 127.0.0.1:11212:1 g1\n` +
+    `fresh:\n  listen: ${freshListen}\n  servers:\n   - 127.0.0.1:11213:1 f1\n` +
+    'r:\n  listen: 127.0.0.1:4\n  redis: true\n  servers:\n   - 127.0.0.1:6379:1\n'
+  );
+}
+
+function named(text: string, name: string): PoolConfig {
+  const p = parseConfigText(text, F).pools.find((x) => x.name === name);
+  assert.ok(p !== undefined, name);
+  return p;
+}
+
+test('memcache routes: failover, mirror_to (three spellings), warmup_from, listen: none', () => {
+  const text = routed('  failover: gutter\n  failover_exptime: 2\n  mirror_to: [fresh, gutter]\n  warmup_from: fresh\n  warmup_exptime: 0\n');
+  const main = named(text, 'main');
+  assert.equal(main.failover, 'gutter');
+  assert.equal(main.failoverExptime, 2);
+  assert.deepEqual(main.mirrorTo, ['fresh', 'gutter']);
+  assert.equal(main.warmupFrom, 'fresh');
+  assert.equal(main.warmupExptime, 0);
+  assert.deepEqual(named(text, 'gutter').listen, { kind: 'none', text: 'none' });
+  assert.deepEqual(named(routed('  mirror_to:\n   - fresh\n   - gutter\n'), 'main').mirrorTo, ['fresh', 'gutter']);
+  assert.deepEqual(named(routed('  mirror_to: fresh\n'), 'main').mirrorTo, ['fresh']);
+  assert.deepEqual(named(routed('  mirror_to: []\n'), 'main').mirrorTo, []);
+  // two pools may both have no listener; a chain of failovers is fine
+  const chain = routed('  failover: gutter\n', '  failover: fresh\n', 'none');
+  assert.equal(named(chain, 'gutter').failover, 'fresh');
+  assert.equal(named(chain, 'fresh').listen.kind, 'none');
+});
+
+test('memcache routes: bad references, cycles, redis pools, flow lists elsewhere', () => {
+  fails(routed('  failover: nope\n'), {
+    code: 'EBADPOOLREF', pool: 'main', key: 'failover', line: 3,
+    message: `${F}: pool 'main': key 'failover': 'nope' is not a pool of this file (pools: main, gutter, fresh, r) at line 3`,
+  });
+  fails(routed('  failover: main\n'), {
+    code: 'EBADPOOLREF', pool: 'main', key: 'failover', line: 3,
+    message: `${F}: pool 'main': key 'failover': 'main' is this pool itself (expected another memcache pool) at line 3`,
+  });
+  fails(routed('  warmup_from: r\n'), {
+    code: 'EBADPOOLREF', pool: 'main', key: 'warmup_from', line: 3,
+    message: `${F}: pool 'main': key 'warmup_from': 'r' is a redis pool (expected a memcache pool) at line 3`,
+  });
+  fails(routed('  mirror_to: [fresh, fresh]\n'), {
+    code: 'EBADPOOLREF', pool: 'main', key: 'mirror_to', line: 3,
+    message: `${F}: pool 'main': key 'mirror_to': 'fresh' is listed twice at line 3`,
+  });
+  fails(routed('  failover: gutter\n', '  failover: main\n'), {
+    code: 'EFAILOVERCYCLE', pool: 'main', key: 'failover', line: 3,
+    message: `${F}: pool 'main': key 'failover': failover pools form a cycle: main -> gutter -> main at line 3`,
+  });
+  // a cycle that does not pass through the first pool is reported from one of its own
+  fails(routed('', '  failover: x\n') + 'x:\n  listen: none\n  failover: gutter\n  servers:\n   - h:1:1\n', {
+    code: 'EFAILOVERCYCLE', pool: 'gutter', key: 'failover', line: 7,
+    message: `${F}: pool 'gutter': key 'failover': failover pools form a cycle: gutter -> x -> gutter at line 7`,
+  });
+  fails('r:\n  listen: 127.0.0.1:4\n  redis: true\n  mirror_to: m\n  servers:\n   - h:1:1\nm:\n  listen: none\n  servers:\n   - h:2:1\n', {
+    code: 'EMEMCACHEONLY', pool: 'r', key: 'mirror_to', line: 4,
+    message: `${F}: pool 'r': key 'mirror_to': only valid in a memcache pool (this pool has 'redis: true') at line 4`,
+  });
+  fails(routed('  failover_exptime: 0\n'), {
+    code: 'EBADNUMBER', pool: 'main', key: 'failover_exptime', line: 3,
+    message: `${F}: pool 'main': key 'failover_exptime': cannot be 0 (memcached reads exptime 0 as 'never expires'; expected at least 1 second) at line 3`,
+  });
+  fails(routed('  failover: a b\n'), {
+    code: 'EBADPOOLREF', pool: 'main', key: 'failover', line: 3,
+    message: `${F}: pool 'main': key 'failover': 'a b' is not a pool name (it has a space) (expected the name of another memcache pool of this file) at line 3`,
+  });
+  fails(routed('  mirror_to: [fresh, [gutter]]\n'), {
+    code: 'EYAMLFEATURE', pool: 'main', key: 'mirror_to', line: 3,
+    message: `${F}: pool 'main': key 'mirror_to': flow sequence '[...]' is not allowed; write lists as '- item' lines and quote values that start with '[' at line 3`,
+  });
+  fails(routed('  failover: [gutter]\n'), {
+    code: 'EYAMLFEATURE', pool: 'main', key: 'failover', line: 3,
+    message: `${F}: pool 'main': key 'failover': flow sequence '[...]' is not allowed; write lists as '- item' lines and quote values that start with '[' at line 3`,
+  });
+  fails(routed('  mirror_to:\n   a: b\n'), {
+    code: 'ESTRUCTURE', pool: 'main', key: 'mirror_to', line: 4,
+    message: `${F}: pool 'main': key 'mirror_to': expected names of other memcache pools of this file, as '- name' lines, [a, b] or one name, got a mapping at line 4`,
+  });
+});
+
+test('listen: none is not an address two pools share', () => {
+  const c = parseConfigText(routed('', '', 'none'), F);
+  assert.deepEqual(c.pools.filter((p) => p.listen.kind === 'none').map((p) => p.name), ['fresh', 'gutter']);
 });

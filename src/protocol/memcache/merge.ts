@@ -11,8 +11,9 @@
 //   fragment 1:          [VALUE k1 …] [VALUE k3 …]         cursor 0 → 1 → 2
 //   output:      VALUE k0 … VALUE k1 … VALUE k3 … END
 //
-// Two passes over the keys (pick blocks and size, then copy) and a single Buffer.allocUnsafe of
-// the exact size. Scratch arrays are module-level and reused.
+// Two passes over the keys (pickRetrieval: blocks and size; writeRetrieval: copy) and a single
+// Buffer.allocUnsafe of the exact size. Scratch arrays are module-level and reused; between the two
+// passes picked(k) tells which keys hit (warm-up retries the others, forward/mc-routes.ts).
 
 import { REPLY_END } from './replies';
 import { copyBytes } from '../../util/bytes';
@@ -40,6 +41,17 @@ export function mergeRetrieval(
   replies: ArrayLike<Buffer>,
   values: ArrayLike<ArrayLike<number>>,
 ): Buffer {
+  return writeRetrieval(pickRetrieval(reqBuf, keys, keyFrag, replies, values), keyFrag, replies, values);
+}
+
+/** First pass of mergeRetrieval (same arguments): picks each key's block; returns the merged reply's size. */
+export function pickRetrieval(
+  reqBuf: Buffer,
+  keys: ArrayLike<number>,
+  keyFrag: ArrayLike<number>,
+  replies: ArrayLike<Buffer>,
+  values: ArrayLike<ArrayLike<number>>,
+): number {
   const nkeys = keyFrag.length;
   const nfrag = replies.length;
   if (cursor.length < nfrag) cursor = new Int32Array(nfrag * 2);
@@ -71,7 +83,17 @@ export function mergeRetrieval(
     cursor[f] = j + 4;
     total += q[j + 1]! - q[j]!;
   }
+  return total;
+}
 
+/** After pickRetrieval: key k's block starts at values[keyFrag[k]][picked(k)], or picked(k) is -1 (a miss). */
+export function picked(k: number): number {
+  return pick[k]!;
+}
+
+/** Second pass of mergeRetrieval: the picked blocks in key order, then END (`total` from pickRetrieval). */
+export function writeRetrieval(total: number, keyFrag: ArrayLike<number>, replies: ArrayLike<Buffer>, values: ArrayLike<ArrayLike<number>>): Buffer {
+  const nkeys = keyFrag.length;
   const out = Buffer.allocUnsafe(total);
   let off = 0;
   for (let k = 0; k < nkeys; k++) {
