@@ -9,7 +9,7 @@
 //          [--big-bytes 1048576] [--big-pipeline 8] [--big-burst 48] [--never-read 5000] [--max-rss-mb 300]
 
 import { runChaos, formatResult, formatTable, verdict, type ChaosResult } from '../test/helpers/chaos';
-import { startNutmeg, startNutcracker, startProxy, type ProxyProc } from '../test/helpers/procs';
+import { startNutmeg, startNutcracker, startProxy, NUTMEG_NODE, NUTMEG_NODE_FLAGS, type ProxyProc } from '../test/helpers/procs';
 
 const USAGE =
   'usage: node dist/scripts/chaos.js [--seconds 120] [--seed N] [--proxy both|nutmeg|nutcracker] [--nutmeg-bin PATH]\n' +
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const bin = args.get('nutmeg-bin');
   const maxRssMb = num('max-rss-mb', 300);
   const startNm = (yaml: string, ports: number[]): Promise<ProxyProc> =>
-    bin ? startProxy(process.execPath, ['--max-semi-space-size=2', bin], yaml, ports) : startNutmeg(yaml, ports);
+    bin ? startProxy(NUTMEG_NODE, [...NUTMEG_NODE_FLAGS, bin], yaml, ports) : startNutmeg(yaml, ports);
   const common = {
     faultMs: seconds * 1000,
     seed,

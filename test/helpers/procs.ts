@@ -9,6 +9,12 @@ import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const NUTMEG_BIN = path.join(ROOT, 'bin', 'nutmeg');
+/** The node flags on bin/nutmeg's shebang line (`#!/usr/bin/env -S node --flag ...`): tests and benchmarks run what users run. */
+export const NUTMEG_NODE_FLAGS: readonly string[] = (fs.readFileSync(NUTMEG_BIN, 'utf8').split('\n')[0] ?? '')
+  .split(/\s+/)
+  .filter((a) => a.startsWith('--'));
+/** The node binary that runs nutmeg: $NUTMEG_NODE (e.g. from scripts/fetch-node.sh 24), else this process's own. */
+export const NUTMEG_NODE = process.env['NUTMEG_NODE'] || process.execPath;
 
 /**
  * Ports the kernel hands out as the source port of outgoing connections (ip_local_port_range): a port picked
@@ -166,8 +172,7 @@ export interface ProxyProc extends Proc {
 
 /** Start nutmeg (bin/nutmeg) on a YAML text; waits for the stats port and every listen port given. */
 export async function startNutmeg(yaml: string, listenPorts: number[], extraArgs: string[] = []): Promise<ProxyProc> {
-  // the same node flag as bin/nutmeg's shebang, so tests and benchmarks run what users run
-  return startProxy(process.execPath, ['--max-semi-space-size=2', NUTMEG_BIN], yaml, listenPorts, extraArgs);
+  return startProxy(NUTMEG_NODE, [...NUTMEG_NODE_FLAGS, NUTMEG_BIN], yaml, listenPorts, extraArgs);
 }
 
 /** Start the real nutcracker (Debian package) on the same YAML: the oracle. */

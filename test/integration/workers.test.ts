@@ -249,7 +249,9 @@ test('kill -9 of a worker: it is restarted, service continues, counters stay exa
     const now = childrenOf(proxy.pid);
     return now.length === 2 && !now.includes(victim);
   });
-  assert.match(proxy.stderr, new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL, restarting`));
+  // The primary logs before it forks, but this process may see the new child before the log line arrives.
+  const exitLine = new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL, restarting`);
+  await until('the exit logged', () => exitLine.test(proxy.stderr));
   assert.ok(fs.existsSync(sock), 'the unix socket file is still there');
   // Wait until the replacement listens (it reports ready before it is counted in the stats).
   await until('2 workers in /status.json', async () => (JSON.parse(await get('/status.json')) as { workers: number }).workers === 2);
