@@ -28,7 +28,11 @@ export type ConfigErrorCode =
   | 'EZEROCONNS' // server_connections: 0
   | 'EAUTHNOTREDIS' // redis_auth on a memcache pool
   | 'EDUPSERVER' // two servers of a pool with the same name
-  | 'EDUPLISTEN'; // two pools with the same listen address
+  | 'EDUPLISTEN' // two pools with the same listen address
+  | 'ESENTINELNOTREDIS' // sentinels: on a memcache pool
+  | 'ESENTINELNAME' // a server without a name in a pool with sentinels: (its name is the Sentinel master name)
+  | 'ENOSENTINELS' // sentinel_auth, read_policy, ... without sentinels:
+  | 'EBADPOLICY'; // read_policy: not one of the five
 
 /**
  * message = `<file>: pool '<pool>': key '<key>': <reason> at line <n>`; the pool, key and line parts

@@ -10,9 +10,19 @@ import * as YAML from 'yaml';
 import { HASH_NAMES, type HashName } from '../route/hash/index';
 import { errCode, strerror } from '../util/errors';
 import { ConfigError, type ConfigErrorCode } from './errors';
-import { DISTRIBUTION_NAMES, type Config, type DistributionName, type ListenAddr, type PoolConfig, type ServerConfig } from './types';
+import {
+  DISTRIBUTION_NAMES,
+  READ_POLICIES,
+  type Config,
+  type DistributionName,
+  type ListenAddr,
+  type PoolConfig,
+  type ReadPolicy,
+  type SentinelAddr,
+  type ServerConfig,
+} from './types';
 
-type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers';
+type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers' | 'sentinels' | 'read_policy';
 
 interface Directive {
   type: DirectiveType;
@@ -45,7 +55,18 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['servers', { type: 'servers', expect: 'a list of "host:port:weight [name]" or "/path/to/socket:weight [name]" entries' }],
   // nutmeg's own
   ['client_buffer_limit', { type: 'size', expect: 'a size in bytes, with an optional unit kb, mb or gb (e.g. 256mb), at least 1mb' }],
+  // Sentinel (twemproxy PR #324's `sentinels:` list, and nutmeg's keys around it)
+  ['sentinels', { type: 'sentinels', expect: 'a list of "host:port:weight" sentinel addresses (weight and name are ignored)' }],
+  ['sentinel_auth', { type: 'string', expect: 'the password of the sentinels' }],
+  ['sentinel_user', { type: 'string', expect: 'an ACL user name of the sentinels (with sentinel_auth)' }],
+  ['sentinel_refresh_interval', { type: 'number', expect: 'milliseconds between re-queries of the sentinels as decimal digits; 0 = events only' }],
+  ['read_policy', { type: 'read_policy', expect: `one of: ${READ_POLICIES.join(', ')}` }],
 ]);
+
+/** Keys that only mean something in a pool with `sentinels:`. */
+const SENTINEL_KEYS: readonly string[] = ['sentinel_auth', 'sentinel_user', 'sentinel_refresh_interval', 'read_policy'];
+/** sentinel_refresh_interval's default (ms): events do the work, this catches what they missed. */
+export const DEFAULT_SENTINEL_REFRESH = 10000;
 
 /** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 256 * 1024 * 1024;
@@ -122,6 +143,11 @@ interface PoolDraft {
   serverFailureLimit: number;
   clientBufferLimit: number;
   servers: ServerConfig[] | null;
+  sentinels: SentinelAddr[] | null;
+  sentinelAuth: string | null;
+  sentinelUser: string | null;
+  sentinelRefresh: number;
+  readPolicy: ReadPolicy;
 }
 
 function newDraft(): PoolDraft {
@@ -145,6 +171,11 @@ function newDraft(): PoolDraft {
     serverFailureLimit: 2,
     clientBufferLimit: DEFAULT_CLIENT_BUFFER_LIMIT,
     servers: null,
+    sentinels: null,
+    sentinelAuth: null,
+    sentinelUser: null,
+    sentinelRefresh: DEFAULT_SENTINEL_REFRESH,
+    readPolicy: 'master',
   };
 }
 
@@ -152,6 +183,8 @@ class Loader {
   private readonly text: string;
   private readonly file: string;
   private readonly lines: YAML.LineCounter;
+  /** Line of each server entry, for errors found once the whole pool is read. */
+  private readonly entryLine = new Map<ServerConfig, number>();
 
   constructor(text: string, file: string) {
     this.text = text;
@@ -230,6 +263,10 @@ class Loader {
         d.servers = this.servers(name, item, at);
         continue;
       }
+      if (dir.type === 'sentinels') {
+        d.sentinels = this.sentinels(name, item, at);
+        continue;
+      }
       const v = this.scalar(name, key, dir, item, at);
       const vAt = offsetOf(item.value);
       switch (key) {
@@ -290,6 +327,18 @@ class Loader {
           d.clientBufferLimit = this.size(name, key, dir, v, vAt);
           if (d.clientBufferLimit < MIN_CLIENT_BUFFER_LIMIT) this.fail('EBADNUMBER', name, key, vAt, `'${v}' is too small (expected at least 1mb)`);
           break;
+        case 'sentinel_auth':
+          d.sentinelAuth = v;
+          break;
+        case 'sentinel_user':
+          d.sentinelUser = v;
+          break;
+        case 'sentinel_refresh_interval':
+          d.sentinelRefresh = this.number(name, key, dir, v, vAt);
+          break;
+        case 'read_policy':
+          d.readPolicy = this.readPolicy(name, v, vAt);
+          break;
       }
     }
 
@@ -299,6 +348,7 @@ class Loader {
       const at = keyLine.get('redis_auth') ?? null;
       throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_auth', at, "only valid in a redis pool (this pool has no 'redis: true')");
     }
+    this.checkSentinel(name, d, keyLine);
     return {
       name,
       listen: d.listen,
@@ -319,8 +369,69 @@ class Loader {
       serverRetryTimeout: d.serverRetryTimeout,
       serverFailureLimit: d.serverFailureLimit,
       clientBufferLimit: d.clientBufferLimit,
+      sentinel:
+        d.sentinels === null ? null : { addrs: d.sentinels, auth: d.sentinelAuth, user: d.sentinelUser, refreshInterval: d.sentinelRefresh },
+      readPolicy: d.readPolicy,
       servers: d.servers,
     };
+  }
+
+  /**
+   * A pool with `sentinels:` follows Sentinel: each server's name is its Sentinel master name (so a failover
+   * never moves a key), and only redis pools have one. The Sentinel keys make no sense without `sentinels:`.
+   */
+  private checkSentinel(pool: string, d: PoolDraft, keyLine: ReadonlyMap<string, number>): void {
+    const lineOf = (key: string): number | null => keyLine.get(key) ?? null;
+    if (d.sentinels === null) {
+      for (const key of SENTINEL_KEYS) {
+        if (!keyLine.has(key)) continue;
+        const why = key === 'read_policy' ? 'replicas come from Sentinel' : 'it configures how nutmeg talks to the sentinels';
+        throw new ConfigError('ENOSENTINELS', this.file, pool, key, lineOf(key), `only valid in a pool with 'sentinels:' (${why})`);
+      }
+      return;
+    }
+    if (!d.redis) {
+      throw new ConfigError('ESENTINELNOTREDIS', this.file, pool, 'sentinels', lineOf('sentinels'),
+        "only valid in a redis pool (this pool has no 'redis: true'; Sentinel manages Redis masters)");
+    }
+    if (d.sentinelUser !== null && d.sentinelAuth === null) {
+      throw new ConfigError('EMISSING', this.file, pool, 'sentinel_user', lineOf('sentinel_user'), 'needs sentinel_auth (the password of that user)');
+    }
+    for (const s of d.servers ?? []) {
+      if (s.text.includes(' ')) continue;
+      throw new ConfigError('ESENTINELNAME', this.file, pool, 'servers', this.entryLine.get(s) ?? lineOf('servers'),
+        `'${s.text}' has no name: with 'sentinels:' each server's name is its Sentinel master name (e.g. '${s.text} shard1')`);
+    }
+  }
+
+  private readPolicy(pool: string, v: string, at: number | null): ReadPolicy {
+    for (const p of READ_POLICIES) if (p === v) return p;
+    return this.bad('EBADPOLICY', pool, 'read_policy', at, `'${v}' is not a valid read policy`, DIRECTIVES.get('read_policy'));
+  }
+
+  /** `sentinels:` entries: the servers' syntax (PR #324), weight and name ignored; each address once. */
+  private sentinels(pool: string, item: YAML.Pair<unknown, unknown>, keyAt: number | null): SentinelAddr[] {
+    const key = 'sentinels';
+    const v = item.value;
+    const empty = "no sentinels listed (expected indented '- 127.0.0.1:26379:1' lines)";
+    if (v === null || v === undefined || (YAML.isScalar(v) && v.value === '')) this.fail('ENOSERVERS', pool, key, keyAt, empty);
+    if (!YAML.isSeq(v)) this.fail('ESTRUCTURE', pool, key, offsetOf(v), `expected ${DIRECTIVES.get(key)?.expect ?? ''}, got ${describe(v)}`);
+    if (v.items.length === 0) this.fail('ENOSERVERS', pool, key, keyAt, empty);
+    const out: SentinelAddr[] = [];
+    const seen = new Map<string, string>();
+    for (const entry of v.items) {
+      const at = offsetOf(entry) ?? keyAt;
+      if (!YAML.isScalar(entry) || typeof entry.value !== 'string' || entry.value === '') {
+        this.fail('ESTRUCTURE', pool, key, at, `expected a sentinel entry ("host:port:weight"), got ${describe(entry)}`);
+      }
+      const s = this.server(pool, entry.value, at, key);
+      const addr = s.unixPath ?? `${s.host.toLowerCase()}:${s.port}`;
+      const prev = seen.get(addr);
+      if (prev !== undefined) this.fail('EDUPSERVER', pool, key, at, `'${s.text}' is the same sentinel as '${prev}' (each sentinel once)`);
+      seen.set(addr, s.text);
+      out.push({ host: s.host, port: s.port, unixPath: s.unixPath, text: s.text });
+    }
+    return out;
   }
 
   /** The string value of a single-value directive; rejects lists, mappings and empty values. */
@@ -362,6 +473,8 @@ class Loader {
           `'${s.text}' has the same name '${s.name}' as '${prev.text}' (server names must be unique; give each an explicit name after a space)`);
       }
       byName.set(s.name, s);
+      const line = this.lineOf(at);
+      if (line !== null) this.entryLine.set(s, line);
       out.push(s);
     }
     out.sort((a, b) => compareNames(a.name, b.name));
@@ -369,8 +482,7 @@ class Loader {
   }
 
   /** `host:port:weight [name]` or `/path:weight [name]`, parsed from the right like twemproxy. */
-  private server(pool: string, entry: string, at: number | null): ServerConfig {
-    const key = 'servers';
+  private server(pool: string, entry: string, at: number | null, key = 'servers'): ServerConfig {
     const format = '(expected "host:port:weight [name]" or "/path/to/socket:weight [name]")';
     let name: string | null = null;
     let pname = entry;
@@ -574,7 +686,7 @@ function describe(node: unknown): string {
 }
 
 function unknownKeyReason(key: string): string {
-  if (key === 'sentinels') return 'unknown directive (sentinels are not supported by twemproxy or nutmeg)';
+  if (key === 'sentinel_rewrite_config') return 'unknown directive (nutmeg follows Sentinel at run time and never rewrites its configuration file)';
   let best = '';
   let bestD = Infinity;
   for (const k of DIRECTIVES.keys()) {
