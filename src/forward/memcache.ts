@@ -14,7 +14,7 @@ import { REPLY_MN, serverError } from '../protocol/memcache/replies';
 import { mergeRetrieval } from '../protocol/memcache/merge';
 import { allocMsg, type Msg } from './msg';
 import { copyBytes } from '../util/bytes';
-import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
+import { REPLY_GOOD, type Forwarder, type Protocol, type ReplyReader, type ReplyStatus, type RequestReader, type Session } from './protocol';
 
 const PLACEHOLDER = Buffer.from('placeholder');
 const MN_REQUEST = Buffer.from('mn\r\n');
@@ -168,7 +168,7 @@ class McReplyReader implements ReplyReader {
     return this.p.parse(buf, start);
   }
 
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus {
     const p = this.p;
     if (msg.parent === null) {
       if (msg.quiet) {
@@ -177,7 +177,7 @@ class McReplyReader implements ReplyReader {
       } else {
         msg.reply = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
       }
-      return true;
+      return REPLY_GOOD;
     }
     msg.fragReply = buf.subarray(start, end);
     msg.fragType = p.kind;
@@ -188,7 +188,7 @@ class McReplyReader implements ReplyReader {
       for (let i = 0; i < n; i++) offs[i] = (v[i] as number) - start;
       msg.fragOffsets = offs;
     }
-    return true;
+    return REPLY_GOOD;
   }
 }
 

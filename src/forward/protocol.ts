@@ -99,6 +99,14 @@ export interface RequestReader {
   errorCloses(): boolean;
 }
 
+/** What a reply means for its request and its server (ReplyReader.complete). */
+export const REPLY_GOOD = 0;
+/** `-OOM`, `-BUSY`, `-LOADING`: relayed to the client, and a failure of the server. */
+export const REPLY_TRANSIENT = 1;
+/** `-READONLY`: the server is a replica now; a pool that follows failovers may send the request again elsewhere. */
+export const REPLY_READONLY = 2;
+export type ReplyStatus = typeof REPLY_GOOD | typeof REPLY_TRANSIENT | typeof REPLY_READONLY;
+
 /** Reads replies on one server connection and completes the request at the head of its FIFO. */
 export interface ReplyReader {
   /** Set up for the head request before parsing its reply. */
@@ -109,11 +117,8 @@ export interface ReplyReader {
   readonly end: number;
   readonly need: number;
   readonly errorText: string;
-  /**
-   * A whole reply for msg sits at buf[start, end). Fill msg.reply (or fragment fields).
-   * Returns false when the reply is a transient server failure that counts as a server error.
-   */
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean;
+  /** A whole reply for msg sits at buf[start, end). Fill msg.reply (or fragment fields); say what the reply means. */
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus;
 }
 
 export interface Protocol {

@@ -22,7 +22,7 @@ import {
 } from '../protocol/redis/replies';
 import { COMMANDS, checkArity, CmdKind, MergeKind } from '../protocol/redis/commands';
 import { allocMsg, type Msg } from './msg';
-import type { Forwarder, Protocol, ReplyReader, RequestReader, Session } from './protocol';
+import type { Forwarder, Protocol, ReplyReader, ReplyStatus, RequestReader, Session } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
@@ -369,7 +369,7 @@ class RedisReplyReader implements ReplyReader {
     return this.p.parse(buf, start);
   }
 
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus {
     const p = this.p;
     const slice = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (msg.parent === null) {
@@ -386,7 +386,8 @@ class RedisReplyReader implements ReplyReader {
         msg.fragOffsets = offs;
       }
     }
-    return !p.isTransient;
+    // The parser's error kinds are the ReplyStatus values (protocol/redis/reply.ts).
+    return p.errorKind;
   }
 }
 

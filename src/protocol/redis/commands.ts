@@ -12,6 +12,10 @@
 //     XINFO and XGROUP route by argument 2 (the key after the subcommand) and need narg ≥ 3, so
 //     `XINFO HELP` / `XGROUP HELP` fail the arity check.
 //   * Arity is not checked for UNSUPPORTED rows (arity -1): they are refused whatever their arguments.
+//
+// The `readonly` column is Redis's own `readonly` command flag (COMMAND INFO): only such commands may be sent
+// to a replica (read_policy in a pool with sentinels). EVAL/EVALSHA/FCALL are writes, their _RO forms reads;
+// SORT and GEORADIUS[BYMEMBER] (STORE options) are writes, SORT_RO and the GEORADIUS*_RO forms reads.
 
 /** What the proxy does with a command. */
 export const CmdKind = {
@@ -55,7 +59,22 @@ export interface CommandRow {
   readonly merge: MergeKind;
   /** Why the proxy refuses it (UNSUPPORTED rows only; '' otherwise). */
   readonly reason: string;
+  /** Redis flags it read-only: a replica may serve it. */
+  readonly readonly: boolean;
 }
+
+/** Commands Redis flags `readonly` (Redis 7.0 COMMAND INFO), among those nutmeg forwards. */
+const READ_ONLY = new Set(
+  `GET GETRANGE SUBSTR STRLEN MGET EXISTS TTL PTTL EXPIRETIME PEXPIRETIME TYPE DUMP TOUCH GETBIT BITCOUNT BITPOS
+  BITFIELD_RO LCS HGET HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HSCAN HRANDFIELD LINDEX LLEN LRANGE LPOS SCARD
+  SMEMBERS SISMEMBER SMISMEMBER SRANDMEMBER SSCAN SDIFF SINTER SUNION ZCARD ZCOUNT ZLEXCOUNT ZRANK ZREVRANK ZSCORE
+  ZMSCORE ZRANGE ZRANGEBYLEX ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYLEX ZREVRANGEBYSCORE ZSCAN ZDIFF ZINTER ZUNION
+  ZRANDMEMBER PFCOUNT GEODIST GEOPOS GEOHASH GEOSEARCH GEORADIUS_RO GEORADIUSBYMEMBER_RO SORT_RO XLEN XRANGE
+  XREVRANGE XPENDING XINFO EVAL_RO EVALSHA_RO FCALL_RO LOLWUT`
+    .split(/\s+/)
+    .filter((n) => n !== '')
+    .map((n) => n.toLowerCase()),
+);
 
 const K = CmdKind;
 const M = MergeKind;
@@ -65,7 +84,8 @@ const rows: CommandRow[] = [];
 function row(kind: CmdKind, arity: number, firstKey: number, merge: MergeKind, reason: string, names: string): void {
   for (const n of names.split(/\s+/)) {
     if (n === '') continue;
-    rows.push({ name: n.toLowerCase(), kind, arity, firstKey, merge, reason });
+    const name = n.toLowerCase();
+    rows.push({ name, kind, arity, firstKey, merge, reason, readonly: kind !== K.UNSUPPORTED && READ_ONLY.has(name) });
   }
 }
 function single(arity: number, names: string): void {
@@ -134,6 +154,13 @@ refuse('server administration is not proxied', `CONFIG SHUTDOWN SAVE BGSAVE BGRE
 
 /** The command table; `lookupCommand` returns an index into it. */
 export const COMMANDS: readonly CommandRow[] = rows;
+
+/** The readonly column as bytes, indexed like COMMANDS: read once per request by pools that read from replicas. */
+export const READ_ONLY_CMD: Uint8Array = Uint8Array.from(rows, (r) => (r.readonly ? 1 : 0));
+{
+  const known = new Set(rows.map((r) => r.name));
+  for (const n of READ_ONLY) if (!known.has(n)) throw new Error(`read-only command ${n} has no row`);
+}
 
 // --- name lookup: open addressing over lowercased bytes, verified byte-wise
 
