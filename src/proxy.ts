@@ -1,9 +1,10 @@
 // Process core: the pools and listeners of one configuration, the stats and HTTP ports; start,
 // in-place reload and stop. main.ts (a single process) and each --workers worker run one Proxy.
 //
-//   start:  pools ─► stats port (+ http) ─► listeners (bound, or inherited fds after a binary upgrade)
+//   start:  pools ─► stats port (+ http) ─► pools with sentinels learn where their masters are (bounded)
+//           ─► listeners (bound, or inherited fds after a binary upgrade)
 //   reload: new config (validated by the caller) ─► target pool per name (kept | new) ─► bind new addresses
-//           (any error: undo, keep everything) ─► commit in one turn: reconfigure kept pools, attach kept
+//           (any error: undo, keep everything) ─► new pools with sentinels ask them ─► commit in one turn: reconfigure kept pools, attach kept
 //           addresses (clients move), close removed addresses (clients drain, FIN by reload_drain), retire
 //           removed pools' backends ─► one log line
 //   stop:   stop accepting ─► drain (bounded) ─► close servers ─► clients get a FIN
@@ -15,6 +16,7 @@ import type * as net from 'node:net';
 import type { Config, PoolConfig } from './config/types';
 import type { CliOptions } from './cli-args';
 import { ServerPool } from './server/pool';
+import { SentinelPool } from './server/sentinel-pool';
 import { Listener, listenKey } from './client/listener';
 import type { ClientConn } from './client/conn';
 import { redisProtocol } from './forward/redis';
@@ -51,6 +53,7 @@ export interface ReloadSummary {
 }
 
 function newPool(pc: PoolConfig, drainMs: number): ServerPool {
+  if (pc.sentinel !== null) return new SentinelPool(pc, redisProtocol, drainMs);
   return new ServerPool(pc, pc.redis ? redisProtocol : memcacheProtocol, drainMs);
 }
 
@@ -88,6 +91,8 @@ export class Proxy implements StatsSource {
       this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort, inherited?.get('stats') ?? null);
       if (opts.httpPort > 0) this.http = await startHttpLazily(this, opts.httpAddr, opts.httpPort);
     }
+    // Pools with sentinels learn where their masters are before their clients come.
+    await Promise.all(this.pools.map((p) => p.start()));
     for (const p of this.pools) if (p.config.preconnect) p.preconnect();
     for (const l of this.listeners.values()) await l.listen(inherited?.get(l.key) ?? null);
     if (inherited !== null) {
@@ -131,7 +136,7 @@ export class Proxy implements StatsSource {
     const created: ServerPool[] = [];
     for (const pc of next.pools) {
       const old = byName.get(pc.name);
-      if (old !== undefined && old.protocol.redis === pc.redis) {
+      if (old !== undefined && old.keeps(pc)) {
         target.set(pc.name, old);
       } else {
         const p = newPool(pc, this.drainMs);
@@ -157,6 +162,8 @@ export class Proxy implements StatsSource {
       const where = [...fresh.values()].at(-1)?.addr.text ?? '?';
       throw new ReloadError(`cannot listen on ${where}: ${errCode(e) || (e as Error).message}`);
     }
+    // New pools with sentinels ask them where their masters are (bounded) before the new configuration is in force.
+    await Promise.all(created.map((p) => p.start()));
     // Step 2: commit, synchronously.
     const s: ReloadSummary = {
       poolsAdded: created.length,

@@ -31,7 +31,11 @@ export type ConfigErrorCode =
   | 'EDUPLISTEN' // two pools with the same listen address
   | 'EMEMCACHEONLY' // failover, mirror_to or warmup_from on a redis pool
   | 'EBADPOOLREF' // failover, mirror_to or warmup_from names no pool of the file, a redis pool, the pool itself, or one twice
-  | 'EFAILOVERCYCLE'; // failover pools that lead back to where they started
+  | 'EFAILOVERCYCLE' // failover pools that lead back to where they started
+  | 'ESENTINELNOTREDIS' // sentinels: on a memcache pool
+  | 'ESENTINELNAME' // a server without a name in a pool with sentinels: (its name is the Sentinel master name)
+  | 'ENOSENTINELS' // sentinel_auth, read_policy, ... without sentinels:
+  | 'EBADPOLICY'; // read_policy: not one of the five
 
 /**
  * message = `<file>: pool '<pool>': key '<key>': <reason> at line <n>`; the pool, key and line parts

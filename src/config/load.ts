@@ -14,9 +14,19 @@ import * as YAML from 'yaml';
 import { HASH_NAMES, type HashName } from '../route/hash/index';
 import { errCode, strerror } from '../util/errors';
 import { ConfigError, type ConfigErrorCode } from './errors';
-import { DISTRIBUTION_NAMES, type Config, type DistributionName, type ListenAddr, type PoolConfig, type ServerConfig } from './types';
+import {
+  DISTRIBUTION_NAMES,
+  READ_POLICIES,
+  type Config,
+  type DistributionName,
+  type ListenAddr,
+  type PoolConfig,
+  type ReadPolicy,
+  type SentinelAddr,
+  type ServerConfig,
+} from './types';
 
-type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers' | 'pool' | 'pools';
+type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers' | 'pool' | 'pools' | 'sentinels' | 'read_policy';
 
 interface Directive {
   type: DirectiveType;
@@ -59,6 +69,12 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['mirror_to', { type: 'pools', expect: "names of other memcache pools of this file, as '- name' lines, [a, b] or one name" }],
   ['warmup_from', { type: 'pool', expect: 'the name of another memcache pool of this file' }],
   ['warmup_exptime', { type: 'number', expect: 'seconds as decimal digits (0 = no expiry)' }],
+  // Sentinel (twemproxy PR #324's `sentinels:` list, and nutmeg's keys around it)
+  ['sentinels', { type: 'sentinels', expect: 'a list of "host:port:weight" sentinel addresses (weight and name are ignored)' }],
+  ['sentinel_auth', { type: 'string', expect: 'the password of the sentinels' }],
+  ['sentinel_user', { type: 'string', expect: 'an ACL user name of the sentinels (with sentinel_auth)' }],
+  ['sentinel_refresh_interval', { type: 'number', expect: 'milliseconds between re-queries of the sentinels as decimal digits; 0 = events only' }],
+  ['read_policy', { type: 'read_policy', expect: `one of: ${READ_POLICIES.join(', ')}` }],
 ]);
 
 /** The keys that name other pools, in the order they are checked. */
@@ -68,6 +84,11 @@ const POOL_REF_KEYS = ['failover', 'mirror_to', 'warmup_from'] as const;
 export const DEFAULT_FAILOVER_EXPTIME = 60;
 /** warmup_exptime's default: a classic get does not tell the old pool's remaining time, so copies live at most an hour. */
 export const DEFAULT_WARMUP_EXPTIME = 3600;
+
+/** Keys that only mean something in a pool with `sentinels:`. */
+const SENTINEL_KEYS: readonly string[] = ['sentinel_auth', 'sentinel_user', 'sentinel_refresh_interval', 'read_policy'];
+/** sentinel_refresh_interval's default (ms): events do the work, this catches what they missed. */
+export const DEFAULT_SENTINEL_REFRESH = 10000;
 
 /** client_buffer_limit's default: far above what an ordinary pipeline is owed (redis-py writes whole pipelines before reading). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 256 * 1024 * 1024;
@@ -154,6 +175,11 @@ interface PoolDraft {
   warmupFrom: string | null;
   warmupExptime: number;
   servers: ServerConfig[] | null;
+  sentinels: SentinelAddr[] | null;
+  sentinelAuth: string | null;
+  sentinelUser: string | null;
+  sentinelRefresh: number;
+  readPolicy: ReadPolicy;
 }
 
 function newDraft(): PoolDraft {
@@ -187,6 +213,11 @@ function newDraft(): PoolDraft {
     warmupFrom: null,
     warmupExptime: DEFAULT_WARMUP_EXPTIME,
     servers: null,
+    sentinels: null,
+    sentinelAuth: null,
+    sentinelUser: null,
+    sentinelRefresh: DEFAULT_SENTINEL_REFRESH,
+    readPolicy: 'master',
   };
 }
 
@@ -196,6 +227,8 @@ class Loader {
   private readonly lines: YAML.LineCounter;
   /** Per pool, the line of each directive (for errors found after the pool was read). */
   private readonly keyLines = new Map<string, Map<string, number>>();
+  /** Line of each server entry, for errors found once the whole pool is read. */
+  private readonly entryLine = new Map<ServerConfig, number>();
 
   constructor(text: string, file: string) {
     this.text = text;
@@ -320,6 +353,10 @@ class Loader {
         d.mirrorTo = this.poolNames(name, key, dir, item, at);
         continue;
       }
+      if (dir.type === 'sentinels') {
+        d.sentinels = this.sentinels(name, item, at);
+        continue;
+      }
       const v = this.scalar(name, key, dir, item, at);
       const vAt = offsetOf(item.value);
       switch (key) {
@@ -411,6 +448,18 @@ class Loader {
         case 'warmup_exptime':
           d.warmupExptime = this.number(name, key, dir, v, vAt);
           break;
+        case 'sentinel_auth':
+          d.sentinelAuth = v;
+          break;
+        case 'sentinel_user':
+          d.sentinelUser = v;
+          break;
+        case 'sentinel_refresh_interval':
+          d.sentinelRefresh = this.number(name, key, dir, v, vAt);
+          break;
+        case 'read_policy':
+          d.readPolicy = this.readPolicy(name, v, vAt);
+          break;
       }
     }
 
@@ -430,6 +479,7 @@ class Loader {
         if (at !== undefined) throw new ConfigError('EMEMCACHEONLY', this.file, name, key, at, "only valid in a memcache pool (this pool has 'redis: true')");
       }
     }
+    this.checkSentinel(name, d, keyLine);
     return {
       name,
       listen: d.listen,
@@ -460,8 +510,69 @@ class Loader {
       mirrorTo: d.mirrorTo,
       warmupFrom: d.warmupFrom,
       warmupExptime: d.warmupExptime,
+      sentinel:
+        d.sentinels === null ? null : { addrs: d.sentinels, auth: d.sentinelAuth, user: d.sentinelUser, refreshInterval: d.sentinelRefresh },
+      readPolicy: d.readPolicy,
       servers: d.servers,
     };
+  }
+
+  /**
+   * A pool with `sentinels:` follows Sentinel: each server's name is its Sentinel master name (so a failover
+   * never moves a key), and only redis pools have one. The Sentinel keys make no sense without `sentinels:`.
+   */
+  private checkSentinel(pool: string, d: PoolDraft, keyLine: ReadonlyMap<string, number>): void {
+    const lineOf = (key: string): number | null => keyLine.get(key) ?? null;
+    if (d.sentinels === null) {
+      for (const key of SENTINEL_KEYS) {
+        if (!keyLine.has(key)) continue;
+        const why = key === 'read_policy' ? 'replicas come from Sentinel' : 'it configures how nutmeg talks to the sentinels';
+        throw new ConfigError('ENOSENTINELS', this.file, pool, key, lineOf(key), `only valid in a pool with 'sentinels:' (${why})`);
+      }
+      return;
+    }
+    if (!d.redis) {
+      throw new ConfigError('ESENTINELNOTREDIS', this.file, pool, 'sentinels', lineOf('sentinels'),
+        "only valid in a redis pool (this pool has no 'redis: true'; Sentinel manages Redis masters)");
+    }
+    if (d.sentinelUser !== null && d.sentinelAuth === null) {
+      throw new ConfigError('EMISSING', this.file, pool, 'sentinel_user', lineOf('sentinel_user'), 'needs sentinel_auth (the password of that user)');
+    }
+    for (const s of d.servers ?? []) {
+      if (s.text.includes(' ')) continue;
+      throw new ConfigError('ESENTINELNAME', this.file, pool, 'servers', this.entryLine.get(s) ?? lineOf('servers'),
+        `'${s.text}' has no name: with 'sentinels:' each server's name is its Sentinel master name (e.g. '${s.text} shard1')`);
+    }
+  }
+
+  private readPolicy(pool: string, v: string, at: number | null): ReadPolicy {
+    for (const p of READ_POLICIES) if (p === v) return p;
+    return this.bad('EBADPOLICY', pool, 'read_policy', at, `'${v}' is not a valid read policy`, DIRECTIVES.get('read_policy'));
+  }
+
+  /** `sentinels:` entries: the servers' syntax (PR #324), weight and name ignored; each address once. */
+  private sentinels(pool: string, item: YAML.Pair<unknown, unknown>, keyAt: number | null): SentinelAddr[] {
+    const key = 'sentinels';
+    const v = item.value;
+    const empty = "no sentinels listed (expected indented '- 127.0.0.1:26379:1' lines)";
+    if (v === null || v === undefined || (YAML.isScalar(v) && v.value === '')) this.fail('ENOSERVERS', pool, key, keyAt, empty);
+    if (!YAML.isSeq(v)) this.fail('ESTRUCTURE', pool, key, offsetOf(v), `expected ${DIRECTIVES.get(key)?.expect ?? ''}, got ${describe(v)}`);
+    if (v.items.length === 0) this.fail('ENOSERVERS', pool, key, keyAt, empty);
+    const out: SentinelAddr[] = [];
+    const seen = new Map<string, string>();
+    for (const entry of v.items) {
+      const at = offsetOf(entry) ?? keyAt;
+      if (!YAML.isScalar(entry) || typeof entry.value !== 'string' || entry.value === '') {
+        this.fail('ESTRUCTURE', pool, key, at, `expected a sentinel entry ("host:port:weight"), got ${describe(entry)}`);
+      }
+      const s = this.server(pool, entry.value, at, key);
+      const addr = s.unixPath ?? `${s.host.toLowerCase()}:${s.port}`;
+      const prev = seen.get(addr);
+      if (prev !== undefined) this.fail('EDUPSERVER', pool, key, at, `'${s.text}' is the same sentinel as '${prev}' (each sentinel once)`);
+      seen.set(addr, s.text);
+      out.push({ host: s.host, port: s.port, unixPath: s.unixPath, text: s.text });
+    }
+    return out;
   }
 
   /** The string value of a single-value directive; rejects lists, mappings and empty values. */
@@ -503,6 +614,8 @@ class Loader {
           `'${s.text}' has the same name '${s.name}' as '${prev.text}' (server names must be unique; give each an explicit name after a space)`);
       }
       byName.set(s.name, s);
+      const line = this.lineOf(at);
+      if (line !== null) this.entryLine.set(s, line);
       out.push(s);
     }
     out.sort((a, b) => compareNames(a.name, b.name));
@@ -510,8 +623,7 @@ class Loader {
   }
 
   /** `host:port:weight [name]` or `/path:weight [name]`, parsed from the right like twemproxy. */
-  private server(pool: string, entry: string, at: number | null): ServerConfig {
-    const key = 'servers';
+  private server(pool: string, entry: string, at: number | null, key = 'servers'): ServerConfig {
     const format = '(expected "host:port:weight [name]" or "/path/to/socket:weight [name]")';
     let name: string | null = null;
     let pname = entry;
@@ -736,7 +848,7 @@ function describe(node: unknown): string {
 }
 
 function unknownKeyReason(key: string): string {
-  if (key === 'sentinels') return 'unknown directive (sentinels are not supported by twemproxy or nutmeg)';
+  if (key === 'sentinel_rewrite_config') return 'unknown directive (nutmeg follows Sentinel at run time and never rewrites its configuration file)';
   let best = '';
   let bestD = Infinity;
   for (const k of DIRECTIVES.keys()) {

@@ -33,6 +33,29 @@ export interface ServerConfig {
   text: string; // the entry as written
 }
 
+/** Where replica-eligible reads go in a pool with sentinels (Envoy's names); `master` = no replica reads. */
+export type ReadPolicy = 'master' | 'prefer_master' | 'replica' | 'prefer_replica' | 'any';
+export const READ_POLICIES: readonly ReadPolicy[] = ['master', 'prefer_master', 'replica', 'prefer_replica', 'any'];
+
+/** One `sentinels:` entry (same syntax as a server; its weight and name are ignored). */
+export interface SentinelAddr {
+  host: string;
+  port: number;
+  unixPath: string | null;
+  text: string; // the entry as written
+}
+
+/** A pool's Sentinel settings (twemproxy PR #324's `sentinels:` list and nutmeg's keys around it). */
+export interface SentinelConfig {
+  /** In the configured order. */
+  addrs: SentinelAddr[];
+  /** sentinel_auth: AUTH to the sentinels; sentinel_user makes it `AUTH user password` (ACL, Redis 6.2+). */
+  auth: string | null;
+  user: string | null;
+  /** ms between periodic re-queries of every master name, 0 = none (events only). */
+  refreshInterval: number;
+}
+
 export interface PoolConfig {
   name: string;
   listen: ListenAddr;
@@ -75,6 +98,9 @@ export interface PoolConfig {
   warmupFrom: string | null;
   /** Seconds: the exptime of the copies warm-up writes here (0 = no expiry). */
   warmupExptime: number;
+  /** `sentinels:` and its keys; null = a pool of fixed addresses. */
+  sentinel: SentinelConfig | null;
+  readPolicy: ReadPolicy;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -16,7 +16,7 @@ import { REPLY_MN, serverError } from '../protocol/memcache/replies';
 import type { Msg } from './msg';
 import { mergeGet, splitRequest } from './mc-split';
 import type { McRoutes } from './mc-routes';
-import type { Protocol, ReplyReader, RequestReader, Session } from './protocol';
+import { REPLY_GOOD, type Protocol, type ReplyReader, type ReplyStatus, type RequestReader, type Session } from './protocol';
 
 const PLACEHOLDER = Buffer.from('placeholder');
 const MN_REQUEST = Buffer.from('mn\r\n');
@@ -117,7 +117,7 @@ class McReplyReader implements ReplyReader {
     return null;
   }
 
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus {
     const p = this.p;
     if (msg.parent === null) {
       if (msg.quiet) {
@@ -126,14 +126,14 @@ class McReplyReader implements ReplyReader {
       } else {
         msg.reply = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
       }
-      return true;
+      return REPLY_GOOD;
     }
     msg.fragType = p.kind;
     if (msg.quiet) {
       // a failed-over quiet meta request, relayed as its parent's reply (mc-routes.ts)
       const bodyEnd = p.bodyEnd;
       msg.fragReply = bodyEnd > start ? buf.subarray(start, bodyEnd) : null;
-      return true;
+      return REPLY_GOOD;
     }
     msg.fragReply = buf.subarray(start, end);
     if (p.kind === K_VALUES || p.kind === K_END) {
@@ -143,7 +143,7 @@ class McReplyReader implements ReplyReader {
       for (let i = 0; i < n; i++) offs[i] = (v[i] as number) - start;
       msg.fragOffsets = offs;
     }
-    return true;
+    return REPLY_GOOD;
   }
 }
 

@@ -106,6 +106,11 @@ export interface MsgOwner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A request's own bytes, as first queued: a view of the client's receive buffer, or a fragment's buffer (sending it again). */
+export function requestBytes(m: Msg): Buffer {
+  return m.start === 0 && m.end === m.buf.length ? m.buf : m.buf.subarray(m.start, m.end);
+}
 const free: Msg[] = [];
 const FREE_MAX = 4096;
 

@@ -48,6 +48,8 @@ export interface Lease {
   readonly owner: Target;
   /** Who holds it now (null once released). */
   readonly lessee: object | null;
+  /** Its connection closed while leased (a failure, a failover): the state it held on the server is gone. */
+  readonly lost: boolean;
 }
 
 /** Where an upstream pub/sub connection delivers what its server pushes (forward/redis-pubsub.ts). */
@@ -170,6 +172,14 @@ export interface RequestReader {
   ended(client: Session): void;
 }
 
+/** What a reply means for its request and its server (ReplyReader.complete). */
+export const REPLY_GOOD = 0;
+/** `-OOM`, `-BUSY`, `-LOADING`: relayed to the client, and a failure of the server. */
+export const REPLY_TRANSIENT = 1;
+/** `-READONLY`: the server is a replica now; a pool that follows failovers may send the request again elsewhere. */
+export const REPLY_READONLY = 2;
+export type ReplyStatus = typeof REPLY_GOOD | typeof REPLY_TRANSIENT | typeof REPLY_READONLY;
+
 /** Reads replies on one server connection and completes the request at the head of its FIFO. */
 export interface ReplyReader {
   /** Set up for the head request before parsing its reply. */
@@ -180,11 +190,8 @@ export interface ReplyReader {
   readonly end: number;
   readonly need: number;
   readonly errorText: string;
-  /**
-   * A whole reply for msg sits at buf[start, end). Fill msg.reply (or fragment fields).
-   * Returns false when the reply is a transient server failure that counts as a server error.
-   */
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean;
+  /** A whole reply for msg sits at buf[start, end). Fill msg.reply (or fragment fields); say what the reply means. */
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus;
   /**
    * After complete(): bytes to send again on the same connection instead of completing the request (a
    * completion that redirects: EVALSHA answered -NOSCRIPT becomes EVAL), or null to complete it.

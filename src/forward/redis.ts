@@ -12,6 +12,7 @@ import {
   PONG,
   OK as OK_REPLY,
   NULL_BULK as NIL,
+  NULL_ARRAY,
   NOAUTH,
   ERR_NO_PASSWORD as NO_PASSWORD,
   ERR_INVALID_PASSWORD as BAD_PASSWORD,
@@ -37,7 +38,7 @@ import {
   MULTI_REQUEST,
 } from './redis-tx';
 import { allocMsg, type Msg } from './msg';
-import type { Forwarder, Lease, Protocol, ReplyReader, RequestReader, RouteView, Session, Target } from './protocol';
+import type { Forwarder, Lease, Protocol, ReplyReader, ReplyStatus, RequestReader, RouteView, Session, Target } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
 
@@ -303,6 +304,10 @@ class RedisRequestReader implements RequestReader {
     if (name === 'unwatch') {
       if (w === null) return local(msg, OK_REPLY);
       this.watching = null;
+      if (w.lost) {
+        fw.release(w);
+        return local(msg, OK_REPLY);
+      }
       msg.lease = w; // released once the server has unwatched
       fw.sendOn(w, msg, bytes, fw.timeout);
       return;
@@ -317,6 +322,7 @@ class RedisRequestReader implements RequestReader {
     const target = table.target(idx);
     if (w !== null) {
       if (w.owner !== target) return local(msg, CROSSSLOT);
+      if (w.lost) return local(msg, OK_REPLY); // the EXEC will not run anyway (see transaction())
       fw.sendOn(w, msg, bytes, fw.timeout);
       return;
     }
@@ -547,6 +553,12 @@ class RedisRequestReader implements RequestReader {
     }
     const execBytes = msg.start === 0 && msg.end === msg.buf.length ? msg.buf : msg.buf.subarray(msg.start, msg.end);
     if (w !== null) {
+      if (w.lost) {
+        // The connection that held the WATCH closed (a failure, a failover): a watched key may have changed
+        // unseen, so the transaction does not run, as when one did change.
+        fw.release(w);
+        return local(msg, NULL_ARRAY);
+      }
       // On the connection that holds the WATCH: EXEC answers null if a watched key changed. Released after it.
       msg.lease = w;
       tx.parts.unshift(MULTI_REQUEST);
@@ -889,7 +901,7 @@ class RedisReplyReader implements ReplyReader {
     return again;
   }
 
-  complete(msg: Msg, buf: Buffer, start: number, end: number): boolean {
+  complete(msg: Msg, buf: Buffer, start: number, end: number): ReplyStatus {
     const p = this.p;
     const slice = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (msg.parent === null) {
@@ -906,7 +918,8 @@ class RedisReplyReader implements ReplyReader {
         msg.fragOffsets = offs;
       }
     }
-    return !p.isTransient;
+    // The parser's error kinds are the ReplyStatus values (protocol/redis/reply.ts).
+    return p.errorKind;
   }
 }
 

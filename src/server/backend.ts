@@ -6,11 +6,20 @@
 //   Backend "s1" ── endpoint 10.0.0.1:6379 ── conns [c0 c1] (round robin up to server_connections)
 //        └─ moved / handshake changed / removed ─► conns retired: no new requests, closed when their
 //           FIFO is empty or at the drain deadline (one ticker for every retired connection)
+//
+// A failover moves a backend in two steps (server/sentinel-pool.ts drives them):
+//   hold(text)   conns ─► retired (requests they sent get their reply, or `text` if they fail); their unsent
+//                requests and every new one wait in held connections (dialled nowhere yet)
+//   resume(ep)   held connections dial ep (the checked new master, or the same address if the check failed)
+//   Leased connections (WATCH, blocked commands) close at hold(): their client state was on the old master.
+// so nothing is written to the old address after the hold, and nothing waits longer than the check.
 
 import { ServerConn, type ConnOwner, type Endpoint, type Handshake } from './conn';
+import type { SubscriberConn } from './subscriber';
 import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
 import type { Completer, ReplyReader, Target } from '../forward/protocol';
+import { requestBytes, type Msg } from '../forward/msg';
 
 /** What a backend needs from its pool: settings in force now, and where its events go. */
 export interface BackendHost {
@@ -25,7 +34,11 @@ export interface BackendHost {
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
+  /** `-READONLY` from b: true when the host took msg to send it again (a pool that follows failovers). */
+  onReadonly(b: Backend, msg: Msg): boolean;
 }
+
+const NO_REPLICAS: readonly Backend[] = [];
 
 export function endpointOf(host: string, port: number, unixPath: string | null): Endpoint {
   return { host, port, unixPath, address: unixPath ?? `${host}:${port}` };
@@ -52,6 +65,16 @@ export class Backend implements Target, ConnOwner {
   nextRetry = 0;
   /** No longer in any routing table of its pool (removed by a reload). */
   removed = false;
+  /** The last connection attempt or connection failed, and none opened since (read_policy prefer_master). */
+  connDown = false;
+  /** Between hold() and release(): requests wait in held connections. */
+  holding = false;
+  /** Healthy replicas that may serve read-only commands (pools with sentinels and a read_policy); swapped whole. */
+  replicas: readonly Backend[] = NO_REPLICAS;
+  /** Round robin over the replicas (and the master, read_policy any). */
+  readRr = 0;
+  /** Subscriber connections (pub/sub) to this backend: told when it moves. */
+  readonly channels = new Set<SubscriberConn>();
 
   constructor(host: BackendHost, name: string, endpoint: Endpoint) {
     this.host = host;
@@ -107,7 +130,7 @@ export class Backend implements Target, ConnOwner {
       this.byDb.set(db, list);
     }
     if (list.length < this.host.serverConnections) {
-      const c = new ServerConn(this, this.ep, db);
+      const c = this.holding ? ServerConn.held(this, db) : new ServerConn(this, this.ep, db);
       list.push(c);
       return c;
     }
@@ -123,7 +146,7 @@ export class Backend implements Target, ConnOwner {
     let c = fi >= 0 ? this.free.splice(fi, 1)[0] : undefined;
     if (c === undefined) {
       if (this.leased.size >= this.host.privateConnections) return null;
-      c = new ServerConn(this, this.ep, db);
+      c = this.holding ? ServerConn.held(this, db) : new ServerConn(this, this.ep, db);
     }
     c.lessee = lessee;
     this.leased.add(c);
@@ -134,7 +157,8 @@ export class Backend implements Target, ConnOwner {
   release(c: ServerConn): void {
     if (!this.leased.delete(c)) return;
     c.lessee = null;
-    if (this.removed || c.endpoint !== this.ep || this.free.length >= this.host.privateConnections) {
+    if (c.lost) return; // closed while leased: nothing to keep
+    if (this.removed || this.holding || c.endpoint !== this.ep || this.free.length >= this.host.privateConnections) {
       retire(c, performance.now() + this.host.drainMs);
       return;
     }
@@ -152,9 +176,70 @@ export class Backend implements Target, ConnOwner {
   /** A new address (same identity): connections to the old one are retired; the ejection state starts afresh. */
   moveTo(ep: Endpoint): void {
     this.ep = ep;
+    this.holding = false;
     this.failureCount = 0;
     this.nextRetry = 0;
     this.retireConns(0);
+    for (const c of this.channels) c.moved();
+  }
+
+  /** See the header: new requests and the unsent ones wait in held connections; idempotent. */
+  hold(failText: string): void {
+    if (this.holding) return;
+    this.holding = true;
+    const old = this.conns;
+    const held: ServerConn[] = [];
+    for (let i = 0; i < this.host.serverConnections; i++) held.push(ServerConn.held(this));
+    this.conns = held;
+    this.rr = 0;
+    const deadline = performance.now() + this.host.drainMs;
+    // Take every connection's unsent requests first, then queue them: nothing runs in between (no completion).
+    // Each connection's tail goes whole onto one held connection, so a transaction's parts stay together.
+    const moved: Msg[][] = [];
+    for (const c of old) {
+      const m = c.takeUnsent();
+      if (m !== null) moved.push(m);
+      retire(c, deadline, failText);
+    }
+    const byDb = this.byDb;
+    this.byDb = null;
+    if (byDb !== null) {
+      for (const list of byDb.values()) {
+        for (const c of list) {
+          const m = c.takeUnsent();
+          if (m !== null) moved.push(m);
+          retire(c, deadline, failText);
+        }
+      }
+    }
+    // Idle leasable connections are made again on demand; leased ones close now: their client state was on
+    // the old master (a blocked command gets failText, a WATCH makes its EXEC answer null).
+    for (const c of this.free) retire(c, deadline, failText);
+    this.free = [];
+    for (const c of this.leased) c.failLeased(failText);
+    const timeout = this.host.timeout;
+    for (const tail of moved) {
+      const first = tail[0];
+      if (first === undefined) continue;
+      const to = this.conn(first.db);
+      for (const m of tail) to.enqueue(m, requestBytes(m), timeout);
+    }
+  }
+
+  /** See the header: the held connections dial `ep`; a new address starts with a clean failure count. */
+  resume(ep: Endpoint): void {
+    if (!this.holding) return;
+    this.holding = false;
+    const moved = !sameEndpoint(ep, this.ep);
+    if (moved) {
+      this.ep = ep;
+      this.failureCount = 0;
+      this.nextRetry = 0;
+    }
+    for (const c of this.conns) c.dial(ep);
+    if (this.byDb !== null) for (const list of this.byDb.values()) for (const c of list) c.dial(ep);
+    for (const c of this.leased) c.dial(ep);
+    if (moved) for (const c of this.channels) c.moved();
   }
 
   /**
@@ -214,7 +299,16 @@ export class Backend implements Target, ConnOwner {
   }
 
   onConnFailure(): void {
+    this.connDown = true;
     if (!this.removed) this.host.onServerFailure(this);
+  }
+
+  onConnected(): void {
+    this.connDown = false;
+  }
+
+  redirect(_conn: ServerConn, msg: Msg): boolean {
+    return !this.removed && this.host.onReadonly(this, msg);
   }
 
   /** -OOM/-BUSY/-LOADING: relayed to the client, but a failure of this server all the same. */
@@ -248,9 +342,9 @@ export class Backend implements Target, ConnOwner {
 const retiring = new Set<ServerConn>();
 let untick: (() => void) | null = null;
 
-function retire(c: ServerConn, deadline: number): void {
+function retire(c: ServerConn, deadline: number, text: string | null = null): void {
   retiring.add(c);
-  c.retire(deadline); // may close (and leave the set) at once
+  c.retire(deadline, text); // may close (and leave the set) at once
   if (retiring.size > 0 && untick === null) untick = onTick(checkRetiring);
 }
 

@@ -14,6 +14,16 @@
 // Failing a request runs client code (a reply written, a fragment merged); nothing it does can
 // reach the old queues, and a request queued meanwhile starts a new connection with a clean parser.
 // Clients never parse from inside a completion either (their resumption waits for the next turn).
+//
+// A failover (server/backend.ts hold/release, server/sentinel-pool.ts) adds three moves, none on the path of a
+// good reply:
+//   - takeUnsent(): requests still in the outbox (never handed to the socket: the tail of the FIFO) are
+//     taken back, to be sent to the new master; requests awaiting a reply here stay and get it (or retireText).
+//   - a held connection (held(), state HELD) queues requests without dialling while the new address is being
+//     checked; dial(ep) sends them there, after the handshake, in order.
+//   - a `-READONLY` reply may be redirected (owner.redirect): the request goes again to the new master instead
+//     of completing. That runs inside onData, and may take back this connection's unsent tail and retire it;
+//     it never touches a request awaiting a reply here, so the pairing of the replies still in `buf` holds.
 
 import * as net from 'node:net';
 import { Ring } from '../util/ring';
@@ -23,8 +33,8 @@ import { onreadOption } from '../util/socket';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts, type ServerStats } from '../stats/counters';
-import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Completer, ReplyReader } from '../forward/protocol';
+import { allocMsg, freeMsg, requestBytes, type Msg } from '../forward/msg';
+import { REPLY_GOOD, REPLY_TRANSIENT, type Completer, type ReplyReader } from '../forward/protocol';
 
 /** Where a backend is reached: replaced whole when it moves (reload, failover); a connection keeps the one it dialled. */
 export interface Endpoint {
@@ -55,6 +65,13 @@ export interface ConnOwner {
   onSuccess(): void;
   onTransientFailure(): void;
   onConnFailure(): void;
+  /** A connection (re)opened: its address takes requests. */
+  onConnected(): void;
+  /**
+   * `-READONLY` from this connection: true when the owner took `msg` to send it again elsewhere (a master that
+   * was demoted); false relays the reply. Never called for any other reply.
+   */
+  redirect(conn: ServerConn, msg: Msg): boolean;
   /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
   onHandshakeError(name: string, text: string): void;
   /** A connection retired by a reload or a move emptied its FIFO and closed. */
@@ -65,14 +82,19 @@ const enum State {
   IDLE,
   CONNECTING,
   CONNECTED,
+  /** Queues without dialling until dial() says where (a failover being checked). */
+  HELD,
 }
+
+/** Where a held connection points until dial(): nowhere. */
+const NOWHERE: Endpoint = { host: '', port: 0, unixPath: null, address: '(held)' };
 
 export class ServerConn {
   readonly owner: ConnOwner;
   /** The owner's completer, read once: a backend belongs to one pool for its whole life. */
   private readonly completer: Completer;
-  /** The address this connection dials (the backend's endpoint when the connection was made). */
-  readonly endpoint: Endpoint;
+  /** The address this connection dials (the backend's endpoint when the connection was made; a held one's is set by dial()). */
+  endpoint: Endpoint;
   private socket: net.Socket | null = null;
   private state = State.IDLE;
   /** Replaced whole on teardown (never drained in place: see the header). */
@@ -94,6 +116,13 @@ export class ServerConn {
   /** The database it works in: -1 the pool's (redis_db), else one a client SELECTed (redis_databases > 1). */
   readonly db: number;
   private handshake: Handshake | null = null;
+  /** A retired connection's error text for the requests it still holds if it fails (a failover says so); null: the errno's. */
+  retireText: string | null = null;
+  /**
+   * Closed while leased: the WATCH state or blocked command it held is gone, so it never dials again (a new
+   * socket would run the client's EXEC without its WATCH); requests queued on it fail at once.
+   */
+  lost = false;
 
   constructor(owner: ConnOwner, endpoint: Endpoint, db = -1) {
     this.owner = owner;
@@ -106,6 +135,13 @@ export class ServerConn {
       this.unsent = 0;
       this.unsentBytes = 0;
     };
+  }
+
+  /** A connection that queues requests without dialling until dial(ep): a backend whose new address is being checked. */
+  static held(owner: ConnOwner, db = -1): ServerConn {
+    const c = new ServerConn(owner, NOWHERE, db);
+    c.state = State.HELD;
+    return c;
   }
 
   /** Requests written and awaiting a reply: twemproxy's out_queue. */
@@ -123,6 +159,11 @@ export class ServerConn {
 
   /** Queue one request (or fragment) with the pool's timeout (ms, 0 = none); its reply will complete it. */
   enqueue(msg: Msg, bytes: Buffer, timeout: number): void {
+    if (this.lost) {
+      if (msg.swallow) freeMsg(msg);
+      else this.completer.failMsg(msg, this.retireText ?? 'Connection reset by peer');
+      return;
+    }
     if (this.state === State.IDLE) this.connect();
     const st = this.owner.stats;
     // One clock read per request serves both the latency histogram and the deadline.
@@ -187,7 +228,68 @@ export class ServerConn {
     if (this.socket === null) return;
     this.state = State.CONNECTED;
     this.owner.stats.serverConnections++;
+    this.owner.onConnected();
     this.out.markReady();
+  }
+
+  /**
+   * A held connection learns its address: what it queued goes there, after the handshake, in order. (Each
+   * request was counted once already; its deadline starts again.) On any other connection only the address
+   * for the next dial changes.
+   */
+  dial(ep: Endpoint): void {
+    this.endpoint = ep;
+    if (this.state !== State.HELD) return;
+    this.state = State.IDLE;
+    const held = this.inflight;
+    if (held.length === 0) return;
+    this.inflight = new Ring<Msg>(64);
+    this.out.discard();
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    this.inflightBytes = 0;
+    const st = this.owner.stats;
+    const timeout = this.owner.timeout;
+    for (let m = held.shift(); m !== undefined; m = held.shift()) {
+      const b = requestBytes(m);
+      if (!m.swallow) {
+        st.requests--;
+        st.requestBytes -= b.length;
+      }
+      this.enqueue(m, b, timeout);
+    }
+  }
+
+  /**
+   * Take back the requests not yet handed to the socket (the tail of the FIFO: every flush hands over all
+   * that is queued), in order, for another connection to send; internal handshake requests are dropped (the
+   * new connection sends its own), a transaction's internal parts (MULTI and the queued commands before
+   * EXEC, cmd -1) go along with it. The requests awaiting a reply stay. Not counted here any more: the
+   * connection that sends them counts them.
+   */
+  takeUnsent(): Msg[] | null {
+    let n = this.unsent;
+    if (n === 0 || this.state === State.HELD) return null;
+    const out: Msg[] = [];
+    const st = this.owner.stats;
+    const fifo = this.inflight;
+    for (; n > 0; n--) {
+      const m = fifo.pop() as Msg;
+      if (m.swallow) {
+        if (m.cmd >= 0) freeMsg(m);
+        else out.push(m);
+        continue;
+      }
+      st.requests--;
+      st.requestBytes -= m.end - m.start;
+      out.push(m);
+    }
+    out.reverse();
+    this.out.discard();
+    this.inflightBytes -= this.unsentBytes;
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    return out;
   }
 
   private onData(chunk: Buffer): void {
@@ -221,9 +323,16 @@ export class ServerConn {
           st.responses++;
           st.latency.observe(performance.now() - head.queuedAt);
           st.responseBytes += end - pos;
-          const good = reader.complete(head, buf, pos, end);
-          if (good) owner.onSuccess();
-          else owner.onTransientFailure();
+          const r = reader.complete(head, buf, pos, end);
+          if (r === REPLY_GOOD) owner.onSuccess();
+          else if (r === REPLY_TRANSIENT) owner.onTransientFailure();
+          else if (this.lessee === null && owner.redirect(this, head)) {
+            // -READONLY, and the request went elsewhere (see the header): its reply comes from there. A leased
+            // connection's session stays where it is: its client gets the -READONLY.
+            pos = end;
+            if (gen !== this.gen) return;
+            continue;
+          } else owner.onSuccess();
           const again = head.retry === null ? null : reader.redirect(head);
           if (again !== null) {
             // Sent again on this connection (after what is queued): the client's FIFO keeps its reply order.
@@ -259,8 +368,11 @@ export class ServerConn {
    * request it holds has its reply, or at `deadline` (performance.now() ms) anyway. The caller ticks
    * checkRetired() until it returns true.
    */
-  retire(deadline: number): void {
+  retire(deadline: number, text: string | null = null): void {
     this.retireAt = deadline;
+    this.retireText = text;
+    // A held connection has nowhere to send what it queued (its backend was removed or moved meanwhile).
+    if (this.state === State.HELD) this.failHeld(text ?? 'Connection reset by peer');
     if (this.inflight.length === 0) this.retireNow();
   }
 
@@ -283,13 +395,20 @@ export class ServerConn {
 
   /** Close with an errno-like code; every waiting request gets an error reply. Idempotent. */
   fail(code: string): void {
-    if (this.socket === null) return;
+    if (this.socket === null) {
+      // A held connection has no socket; only a timeout fails what it queued.
+      if (this.state === State.HELD && this.inflight.length > 0) {
+        if (code === 'ETIMEDOUT') this.owner.stats.serverTimedout++;
+        this.failHeld(strerror(code));
+      }
+      return;
+    }
     const st = this.owner.stats;
     if (code === 'ETIMEDOUT') st.serverTimedout++;
     else if (code === 'EOF') st.serverEof++;
     else st.serverErr++;
     const taken = this.detach(true);
-    failAll(this.completer, taken, strerror(code === 'EOF' ? '' : code));
+    failAll(this.completer, taken, this.retireText ?? strerror(code === 'EOF' ? '' : code));
     if (this.retireAt === 0) this.owner.onConnFailure();
     else this.owner.onRetired(this);
   }
@@ -308,10 +427,38 @@ export class ServerConn {
     failAll(this.completer, this.detach(true), 'Connection reset by peer');
   }
 
+  /**
+   * A failover: a leased connection to the old master closes at once, its waiting requests get `text` (a
+   * blocked command would otherwise wait for pushes that now go to the new master); it stays lost.
+   */
+  failLeased(text: string): void {
+    this.retireText = text;
+    if (this.socket === null) {
+      this.lost = true;
+      return;
+    }
+    failAll(this.completer, this.detach(true), text);
+  }
+
   /** Shutdown: close without counting a failure; waiting requests get an error reply. */
   shutdown(): void {
-    if (this.socket === null) return;
+    if (this.socket === null) {
+      if (this.state === State.HELD) this.failHeld('Connection reset by peer');
+      return;
+    }
     failAll(this.completer, this.detach(false), 'Connection reset by peer');
+  }
+
+  /** A held connection's requests fail (its queues emptied first, as in every teardown); it stays held. */
+  private failHeld(text: string): void {
+    if (this.inflight.length === 0) return;
+    const taken = this.inflight;
+    this.inflight = new Ring<Msg>(64);
+    this.out.discard();
+    this.unsent = 0;
+    this.unsentBytes = 0;
+    this.inflightBytes = 0;
+    failAll(this.completer, taken, text);
   }
 
   /**
@@ -322,6 +469,7 @@ export class ServerConn {
     const sock = this.socket as net.Socket;
     this.gen++;
     this.socket = null;
+    if (this.lessee !== null) this.lost = true;
     this.out.socket = null;
     this.out.discard();
     sock.removeAllListeners();

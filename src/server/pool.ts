@@ -14,7 +14,7 @@ import type { PoolConfig, ServerConfig } from '../config/types';
 import { RoutingTable, type TableEntry } from '../route/table';
 import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
-import type { Handshake } from './conn';
+import type { Endpoint, Handshake } from './conn';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
 import type { Completer, Forwarder, Lease, PoolRoutes, Protocol, PushChannel, PushSink, ReplyReader, Target } from '../forward/protocol';
 import { SubscriberConn } from './subscriber';
@@ -32,6 +32,23 @@ export interface PoolClient {
   drain(): void;
   /** Close now, with a FIN. */
   endNow(): void;
+}
+
+/** A followed server's state (pools with sentinels: server/sentinel-pool.ts), for the stats. */
+export interface FollowInfo {
+  /** master: known and in use; switching: a new address is being checked; unknown: no sentinel knows the name; down: Sentinel says s_down/o_down. */
+  role: 'master' | 'switching' | 'unknown' | 'down';
+  /** config-epoch of the address in force (-1: none yet). */
+  epoch: number;
+  switches: number;
+  /** ms since epoch of the last switch, 0 = never. */
+  lastSwitchAt: number;
+  /** `<from> -> <to>`, '' = never. */
+  lastSwitch: string;
+  /** Replicas that serve reads now (read_policy), host:port. */
+  replicas: string[];
+  /** Sentinels connected now. */
+  sentinels: number;
 }
 
 /** What changed in a pool's servers by reconfigure(), for the reload log line. */
@@ -53,7 +70,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   /** How long a retired server connection may keep its requests (reload_drain). */
   drainMs: number;
   private current: RoutingTable<Backend>;
-  private readonly backends = new Map<string, Backend>();
+  protected readonly backends = new Map<string, Backend>();
   /** Earliest nextRetry among ejected backends; 0 = none ejected. */
   private retryAt = 0;
   readonly clients = new Set<PoolClient>();
@@ -92,6 +109,26 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   newReplyReader(): ReplyReader {
     return this.protocol.newReplyReader();
+  }
+
+  /** Before the pool's listener accepts (a pool with sentinels asks where its masters are); bounded. */
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Whether a reload may keep this pool object for `config` (else a new pool replaces it). */
+  keeps(config: PoolConfig): boolean {
+    return config.redis === this.protocol.redis && config.sentinel === null;
+  }
+
+  /** A followed server's state for the stats (null: a server at a fixed address). */
+  followInfo(_b: Backend): FollowInfo | null {
+    return null;
+  }
+
+  /** Where a configured server is reached after a reload: its configured address (a followed one keeps where it was followed to). */
+  protected endpointFor(s: ServerConfig, _b: Backend | undefined): Endpoint {
+    return endpointOf(s.host, s.port, s.unixPath);
   }
 
   /** The backends of the current table, in configured order. */
@@ -146,7 +183,10 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   openChannel(target: Target, sink: PushSink): PushChannel {
     const b = target as Backend;
     // AUTH only: subscriptions are the same in every database
-    return new SubscriberConn(b.endpoint, this.handshakeFor(0).bytes, sink);
+    const c = new SubscriberConn(b, this.handshakeFor(0).bytes, sink);
+    b.channels.add(c);
+    c.onClose = () => b.channels.delete(c);
+    return c;
   }
 
   get privateConnections(): number {
@@ -220,6 +260,11 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     );
   }
 
+  /** A pool of fixed addresses relays `-READONLY` (server/sentinel-pool.ts follows the new master instead). */
+  onReadonly(_b: Backend, _msg: Msg): boolean {
+    return false;
+  }
+
   onHandshakeError(b: Backend, name: string, text: string): void {
     // twemproxy's text for a failed SELECT, and the same form for AUTH.
     log().warn(`${name} failed on ${this.config.name} | ${b.name}: ${text}`);
@@ -252,7 +297,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     return idx >= 0 && this.current.live[idx] !== true && b.nextRetry > now;
   }
 
-  private checkTimeouts(now: number): void {
+  protected checkTimeouts(now: number): void {
     for (const b of this.current.backends) b.checkTimeouts(now);
   }
 
@@ -318,8 +363,8 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     const prevLive = new Map<Backend, boolean>();
     this.current.backends.forEach((b, i) => prevLive.set(b, this.current.live[i] === true));
     for (const s of config.servers) {
-      const ep = endpointOf(s.host, s.port, s.unixPath);
       const b = this.backends.get(s.name);
+      const ep = this.endpointFor(s, b);
       if (b === undefined) {
         const nb = new Backend(this, s.name, ep);
         this.backends.set(s.name, nb);

@@ -1,7 +1,8 @@
 // Server side, pub/sub: one connection to a backend that carries the pool's subscriptions (SUBSCRIBE,
 // PSUBSCRIBE, SSUBSCRIBE). Replies are not paired with requests: every whole reply the server pushes goes to
 // the sink (forward/redis-pubsub.ts), which fans messages out to the subscribed clients and matches
-// confirmations. A lost connection is dialled again after a pause; the sink then subscribes anew.
+// confirmations. A lost connection is dialled again after a pause; the sink then subscribes anew. When its
+// backend moves (a reload, a Sentinel failover) it leaves the old address at once and dials the new one.
 //
 //   sink.send(SUBSCRIBE ch) ─► socket ─► server ─► [subscribe ch n] [message ch payload] ... ─► sink.onPush
 
@@ -27,8 +28,12 @@ export class SubscriberConn implements PushChannel {
   private up = false;
   private gen = 0;
 
+  /** Called once by close() (the backend forgets the channel). */
+  onClose: (() => void) | null = null;
+
+  /** `where` is the backend: each dial goes to its endpoint of the moment (a reload or a failover moves it). */
   constructor(
-    private readonly endpoint: Endpoint,
+    private readonly where: { readonly endpoint: Endpoint },
     private readonly handshake: readonly Buffer[],
     private readonly sink: PushSink,
   ) {
@@ -41,14 +46,27 @@ export class SubscriberConn implements PushChannel {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.redial !== null) clearTimeout(this.redial);
     this.redial = null;
     this.drop();
+    this.onClose?.();
+  }
+
+  /** The backend moved (reload, failover): leave the old address now and subscribe anew at the new one. */
+  moved(): void {
+    if (this.closed) return;
+    if (this.redial !== null) clearTimeout(this.redial);
+    this.redial = null;
+    const wasUp = this.up;
+    this.drop();
+    if (wasUp) this.sink.onDown();
+    this.dial();
   }
 
   private dial(): void {
-    const ep = this.endpoint;
+    const ep = this.where.endpoint;
     const gen = ++this.gen;
     const onread = onreadOption((chunk: Buffer) => {
       if (gen === this.gen) this.onData(chunk);

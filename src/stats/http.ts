@@ -4,7 +4,8 @@
 // nothing runs on the data path.
 //
 //   GET /metrics      registry.metrics(): pool + server counters/gauges, ejected flags, latency histograms
-//   GET /healthz      200 "ok" | 503 "<reason>" (shutting down, or a pool with every server ejected in some process)
+//   GET /healthz      200 "ok" | 503 "<reason>" (shutting down, a pool with every server ejected in some process,
+//                     or a master of a pool with sentinels that no sentinel knows)
 //   GET /status.json  pools, servers, ejection, counters, latency buckets (the status page polls it every second)
 //   GET /             the status page (src/stats/status-page.ts), self-contained
 
@@ -13,7 +14,8 @@ import { Registry, Gauge, Counter, type Histogram } from 'prom-client';
 import { statsJson } from './json';
 import { POOL_STATS, SERVER_STATS, type StatDesc } from './descriptions';
 import { LATENCY_BOUNDS_US } from './counters';
-import { health, type StatsSnapshot, type StatsSource } from './snapshot';
+import { health, type ServerSnap, type StatsSnapshot, type StatsSource } from './snapshot';
+import type { FollowInfo } from '../server/pool';
 import { STATUS_PAGE } from './status-page';
 import { VERSION } from '../version';
 
@@ -161,9 +163,65 @@ function buildRegistry(cur: Current): Registry {
       for (const p of cur.snap.pools) for (const s of p.servers) this.set({ pool: p.name, server: s.name }, s.ejected);
     },
   });
+  addFollowFamilies(reg, cur);
   // prom-client's typings accept only its own four metric classes; its Registry needs only the members LatencyMetric has.
   reg.registerMetric(new LatencyMetric(cur) as unknown as Histogram);
   return reg;
+}
+
+/** Pools with sentinels: where each master is now and what Sentinel did (servers at a fixed address have no series here). */
+function addFollowFamilies(reg: Registry, cur: Current): void {
+  const each = (fn: (p: string, s: ServerSnap, f: FollowInfo) => void): void => {
+    for (const p of cur.snap.pools) for (const s of p.servers) if (s.follow !== null) fn(p.name, s, s.follow);
+  };
+  new Gauge({
+    name: 'nutmeg_sentinel_master',
+    help: 'pools with sentinels: 1 for the address each master name is reached at now, with its role (master, switching, unknown, down)',
+    labelNames: ['pool', 'server', 'address', 'role'],
+    registers: [reg],
+    collect(this: Gauge) {
+      this.reset();
+      each((pool, s, f) => this.set({ pool, server: s.name, address: s.address, role: f.role }, 1));
+    },
+  });
+  new Counter({
+    name: 'nutmeg_sentinel_switches_total',
+    help: 'pools with sentinels: times nutmeg moved a master name to a new address',
+    labelNames: ['pool', 'server'],
+    registers: [reg],
+    collect(this: Counter) {
+      this.reset();
+      each((pool, s, f) => this.inc({ pool, server: s.name }, f.switches));
+    },
+  });
+  const perServer = (name: string, help: string, value: (f: FollowInfo) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool', 'server'],
+      registers: [reg],
+      collect(this: Gauge) {
+        this.reset();
+        each((pool, s, f) => this.set({ pool, server: s.name }, value(f)));
+      },
+    });
+  };
+  perServer('nutmeg_sentinel_last_switch_seconds', 'pools with sentinels: time of the last switch, seconds since epoch (0 = never)', (f) => f.lastSwitchAt / 1000);
+  perServer('nutmeg_sentinel_config_epoch', "pools with sentinels: Sentinel's config-epoch of the address in force (-1 = none yet)", (f) => f.epoch);
+  perServer('nutmeg_sentinel_read_replicas', 'pools with sentinels and a read_policy: healthy replicas serving reads for the master', (f) => f.replicas.length);
+  new Gauge({
+    name: 'nutmeg_sentinels_connected',
+    help: 'pools with sentinels: sentinels connected now (with --workers: as seen by the worker that switched last)',
+    labelNames: ['pool'],
+    registers: [reg],
+    collect(this: Gauge) {
+      this.reset();
+      for (const p of cur.snap.pools) {
+        const f = p.servers.find((s) => s.follow !== null)?.follow;
+        if (f !== undefined && f !== null) this.set({ pool: p.name }, f.sentinels);
+      }
+    },
+  });
 }
 
 /** The document the status page polls: everything it shows, rates are computed in the page from two samples. */
@@ -214,6 +272,7 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
           outQueue: st.outQueue,
           latencyBuckets: s.latency.buckets,
           latencySumUs: s.latency.sumUs,
+          follow: s.follow,
         };
       }),
     })),

@@ -2,6 +2,9 @@
 // (one line, fixed key order, `", "` separators, `}\n` at the end). Values are live, not
 // aggregated per interval: compatible with readers, and never stale. Rendered from a StatsSnapshot
 // (src/stats/snapshot.ts): this process's counters, or the sum of every worker's with --workers.
+// A server of a pool with sentinels also says, after twemproxy's counters and inside its own object, where it
+// is now and what Sentinel did: "address", "role", "epoch", "switches", "last_switch_at" (µs since epoch, as
+// server_ejected_at), "last_switch" ("<from> -> <to>") and "replicas" (how many serve reads).
 
 import * as os from 'node:os';
 import * as net from 'node:net';
@@ -24,6 +27,12 @@ export function statsJson(snap: StatsSnapshot): string {
     pool.servers.forEach((srv, si) => {
       s += `${si === 0 ? ', ' : ','}"${srv.name}": {`;
       s += SERVER_STATS.map((d) => `"${d.name}":${srv.stats[d.field]}`).join(', ');
+      const f = srv.follow;
+      if (f !== null) {
+        s +=
+          `, "address":${JSON.stringify(srv.address)}, "role":"${f.role}", "epoch":${f.epoch}, "switches":${f.switches}, ` +
+          `"last_switch_at":${f.lastSwitchAt * 1000}, "last_switch":${JSON.stringify(f.lastSwitch)}, "replicas":${f.replicas.length}`;
+      }
       s += '}';
     });
     s += '}';

@@ -6,7 +6,7 @@
 //   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
 
 import type { Config, PoolConfig } from '../config/types';
-import type { ServerPool } from '../server/pool';
+import type { FollowInfo, ServerPool } from '../server/pool';
 import type { Backend } from '../server/backend';
 import { LATENCY_BOUNDS_US } from './counters';
 import { POOL_STATS, SERVER_STATS, type PoolCounterName, type ServerCounterName, type StatDesc } from './descriptions';
@@ -34,6 +34,8 @@ export interface ServerSnap {
   ejected: number;
   /** Longest time until an ejected server is retried, ms (0 when not ejected). */
   retryInMs: number;
+  /** A pool with sentinels: the followed master's role, switches, replicas; null for a fixed address. */
+  follow: FollowInfo | null;
 }
 
 /** A memcache pool's routes to other pools, by name (the status page shows them). */
@@ -108,6 +110,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
           latency: { buckets: Array.from(h.buckets), sumUs: h.sumUs, count: h.count },
           ejected: ejected ? 1 : 0,
           retryInMs: ejected ? s.nextRetry - now : 0,
+          follow: p.followInfo(s),
         };
       });
       return {
@@ -148,6 +151,7 @@ export function emptySnapshot(config: Config): StatsSnapshot {
         latency: zeroLatency(),
         ejected: 0,
         retryInMs: 0,
+        follow: null,
       })),
       deadIn: 0,
     })),
@@ -192,18 +196,38 @@ export function addSnapshot(into: StatsSnapshot, from: StatsSnapshot, live: bool
       if (live) {
         is.ejected += fsrv.ejected;
         is.retryInMs = Math.max(is.retryInMs, fsrv.retryInMs);
+        mergeFollow(is, fsrv);
       }
     }
   }
 }
 
-/** /healthz: healthy when not shutting down and no process has every server of a pool ejected. */
+/**
+ * Followed servers across workers: the view of the worker that switched last (each worker follows Sentinel on
+ * its own, and all converge on the same master); a master unknown to any worker stays unknown.
+ */
+function mergeFollow(into: ServerSnap, from: ServerSnap): void {
+  const f = from.follow;
+  if (f === null) return;
+  const cur = into.follow;
+  if (cur === null || f.lastSwitchAt > cur.lastSwitchAt || f.epoch > cur.epoch) {
+    into.follow = { ...f, replicas: [...f.replicas], role: cur?.role === 'unknown' ? 'unknown' : f.role };
+    into.address = from.address;
+  } else if (f.role === 'unknown') {
+    cur.role = 'unknown';
+  }
+}
+
+/** /healthz: healthy when not shutting down, no process has every server of a pool ejected, and every followed master is known. */
 export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; reason: string } {
   if (stopping) return { ok: false, reason: 'shutting down' };
   for (const p of snap.pools) {
     if (p.deadIn > 0) {
       const where = snap.workers > 1 ? ` in ${p.deadIn} of ${snap.workers} workers` : '';
       return { ok: false, reason: `pool '${p.name}': all ${p.servers.length} servers ejected${where}` };
+    }
+    for (const s of p.servers) {
+      if (s.follow?.role === 'unknown') return { ok: false, reason: `pool '${p.name}': master '${s.name}' unknown to every sentinel` };
     }
   }
   return { ok: true, reason: 'ok' };

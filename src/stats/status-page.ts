@@ -5,7 +5,9 @@
 //
 // Markup hooks (kept stable for tests and scripts): section[data-pool], tr[data-server="<pool>/<server>"] with
 // data-state="live|ejected", and data-value on the rate cells (.req-rate, .err-rate). A memcache pool with routes
-// has a div.routes line: failover / mirror / warm-up targets and their counters (data-value on each <b>).
+// has a div.routes line: failover / mirror / warm-up targets and their counters (data-value on each <b>). A server
+// of a pool with sentinels also carries data-role="master|switching|unknown|down", its role and last switch in the
+// state cell.
 
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -162,7 +164,13 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
         tr.setAttribute('data-state', srv.ejected ? 'ejected' : 'live');
         cell(tr, srv.name, 'name');
         cell(tr, srv.address, 'address');
-        cell(tr, srv.ejected ? 'ejected (retry in ' + Math.ceil(srv.retryInMs / 1000) + ' s)' : 'live', 'state ' + (srv.ejected ? 'ejected' : 'live'));
+        var f = srv.follow, stateText = srv.ejected ? 'ejected (retry in ' + Math.ceil(srv.retryInMs / 1000) + ' s)' : 'live';
+        if (f) {
+          tr.setAttribute('data-role', f.role);
+          stateText = f.role + (f.lastSwitch ? ' · switched ' + new Date(f.lastSwitchAt).toLocaleTimeString() + ': ' + f.lastSwitch : '') +
+            (f.replicas.length ? ' · reads also on ' + f.replicas.join(', ') : '');
+        }
+        cell(tr, stateText, 'state ' + (srv.ejected || (f && f.role !== 'master') ? 'ejected' : 'live'));
         cell(tr, srv.connections, 'conns');
         cell(tr, fmtRate(r), 'req-rate', r);
         cell(tr, fmtRate(er), 'err-rate' + (er ? ' nonzero' : ''), er);
@@ -178,6 +186,8 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       var er = rate(p.forwardError, op && op.forwardError, dt);
       var summary = el('div', 'summary');
       stat(summary, 'servers live', live + ' / ' + p.servers.length, live === 0 && p.servers.length > 0 ? 'nonzero' : null);
+      var sf = p.servers.length && p.servers[0].follow;
+      if (sf) stat(summary, 'sentinels connected', sf.sentinels, sf.sentinels === 0 ? 'nonzero' : null);
       stat(summary, 'clients', p.clientConnections);
       stat(summary, 'req/s', fmtRate(reqRate), 'req-rate', reqRate);
       stat(summary, 'error replies/s', fmtRate(er), 'err-rate' + (er ? ' nonzero' : ''), er);

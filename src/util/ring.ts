@@ -2,6 +2,7 @@
 // server in-flight order). Array.shift is O(n); this is O(1) and allocation-free once grown.
 //
 //   head -> [ a ][ b ][ c ][   ][   ] <- tail      push at tail, shift at head, grows x2
+//                                                  (pop at tail: a server connection giving back unsent requests)
 
 export class Ring<T> {
   private items: (T | undefined)[];
@@ -40,6 +41,16 @@ export class Ring<T> {
     const item = this.items[this.head];
     this.items[this.head] = undefined;
     this.head = (this.head + 1) & this.mask;
+    this.count--;
+    return item;
+  }
+
+  /** Take the item at the tail (the last pushed), or undefined. */
+  pop(): T | undefined {
+    if (this.count === 0) return undefined;
+    const i = (this.head + this.count - 1) & this.mask;
+    const item = this.items[i];
+    this.items[i] = undefined;
     this.count--;
     return item;
   }

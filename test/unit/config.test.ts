@@ -117,6 +117,8 @@ test('defaults of every directive', () => {
     mirrorTo: [],
     warmupFrom: null,
     warmupExptime: 3600,
+    sentinel: null,
+    readPolicy: 'master',
     servers: [{ name: '127.0.0.1:6379', host: '127.0.0.1', port: 6379, unixPath: null, weight: 1, text: '127.0.0.1:6379:1' }],
   });
 });
@@ -368,13 +370,13 @@ test('unknown keys, with a suggestion when close', () => {
   fails(one('  Hash: md5\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'Hash', line: 3, message: `${F}: pool 'p': key 'Hash': unknown directive (did you mean 'hash'?) at line 3`,
   });
-  fails(one('  sentinels: x\n'), {
-    code: 'EUNKNOWNKEY', pool: 'p', key: 'sentinels', line: 3,
-    message: `${F}: pool 'p': key 'sentinels': unknown directive (sentinels are not supported by twemproxy or nutmeg) at line 3`,
+  fails(one('  sentinel_rewrite_config: true\n'), {
+    code: 'EUNKNOWNKEY', pool: 'p', key: 'sentinel_rewrite_config', line: 3,
+    message: `${F}: pool 'p': key 'sentinel_rewrite_config': unknown directive (nutmeg follows Sentinel at run time and never rewrites its configuration file) at line 3`,
   });
   fails(one('  constructor: 1\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'constructor', line: 3,
-    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections, failover, failover_exptime, mirror_to, warmup_from, warmup_exptime) at line 3`,
+    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections, failover, failover_exptime, mirror_to, warmup_from, warmup_exptime, sentinels, sentinel_auth, sentinel_user, sentinel_refresh_interval, read_policy) at line 3`,
   });
 });
 
@@ -677,4 +679,78 @@ test('memcache routes: bad references, cycles, redis pools, flow lists elsewhere
 test('listen: none is not an address two pools share', () => {
   const c = parseConfigText(routed('', '', 'none'), F);
   assert.deepEqual(c.pools.filter((p) => p.listen.kind === 'none').map((p) => p.name), ['fresh', 'gutter']);
+});
+/** A redis pool with sentinels; `extra` lines go after `sentinels:`. */
+function sentinelPool(extra: string, servers = '   - 127.0.0.1:6379:1 shard1\n   - 127.0.0.1:6380:1 shard2\n', head = '  redis: true\n'): string {
+  return `p:\n  listen: 127.0.0.1:22121\n${head}  sentinels:\n   - 127.0.0.1:26379:1\n   - 127.0.0.1:26380:1\n${extra}  servers:\n${servers}`;
+}
+
+test('sentinels: PR #324 syntax, nutmeg keys and their defaults', () => {
+  const p = pool(sentinelPool(''));
+  assert.deepEqual(p.sentinel, {
+    addrs: [
+      { host: '127.0.0.1', port: 26379, unixPath: null, text: '127.0.0.1:26379:1' },
+      { host: '127.0.0.1', port: 26380, unixPath: null, text: '127.0.0.1:26380:1' },
+    ],
+    auth: null,
+    user: null,
+    refreshInterval: 10000,
+  });
+  assert.equal(p.readPolicy, 'master');
+  assert.equal(p.autoEjectHosts, false);
+  assert.deepEqual(p.servers.map((s) => s.name), ['shard1', 'shard2']);
+  const q = pool(sentinelPool('  sentinel_auth: "s3cret"\n  sentinel_user: watcher\n  sentinel_refresh_interval: 0\n  read_policy: prefer_replica\n'));
+  assert.deepEqual([q.sentinel?.auth, q.sentinel?.user, q.sentinel?.refreshInterval, q.readPolicy], ['s3cret', 'watcher', 0, 'prefer_replica']);
+  for (const policy of ['master', 'prefer_master', 'replica', 'prefer_replica', 'any']) {
+    assert.equal(pool(sentinelPool(`  read_policy: ${policy}\n`)).readPolicy, policy);
+  }
+  // weight and name of a sentinel entry are accepted and ignored
+  assert.equal(pool(sentinelPool('').replace('26380:1', '26380:1 s2')).sentinel?.addrs[1]?.port, 26380);
+});
+
+test('sentinels: -t names each mistake', () => {
+  fails(sentinelPool('', undefined, ''), {
+    code: 'ESENTINELNOTREDIS', pool: 'p', key: 'sentinels', line: 3,
+    message: `${F}: pool 'p': key 'sentinels': only valid in a redis pool (this pool has no 'redis: true'; Sentinel manages Redis masters) at line 3`,
+  });
+  fails(sentinelPool('', '   - 127.0.0.1:6379:1 shard1\n   - 127.0.0.1:6380:1\n'), {
+    code: 'ESENTINELNAME', pool: 'p', key: 'servers', line: 9,
+    message: `${F}: pool 'p': key 'servers': '127.0.0.1:6380:1' has no name: with 'sentinels:' each server's name is its Sentinel master name (e.g. '127.0.0.1:6380:1 shard1') at line 9`,
+  });
+  fails(sentinelPool('', '   - 127.0.0.1:6379:1 shard1\n   - 127.0.0.1:6380:1 shard1\n'), {
+    code: 'EDUPSERVER', pool: 'p', key: 'servers', line: 9,
+    message: `${F}: pool 'p': key 'servers': '127.0.0.1:6380:1 shard1' has the same name 'shard1' as '127.0.0.1:6379:1 shard1' (server names must be unique; give each an explicit name after a space) at line 9`,
+  });
+  fails(sentinelPool('').replace('26380:1', '26379:2'), {
+    code: 'EDUPSERVER', pool: 'p', key: 'sentinels', line: 6,
+    message: `${F}: pool 'p': key 'sentinels': '127.0.0.1:26379:2' is the same sentinel as '127.0.0.1:26379:1' (each sentinel once) at line 6`,
+  });
+  fails(sentinelPool('').replace('26380:1', '26380'), {
+    code: 'EBADSERVER', pool: 'p', key: 'sentinels', line: 6,
+    message: `${F}: pool 'p': key 'sentinels': '127.0.0.1:26380' is not a valid server: it needs host, port and weight (expected "host:port:weight [name]" or "/path/to/socket:weight [name]") at line 6`,
+  });
+  fails(sentinelPool('  read_policy: replicas\n'), {
+    code: 'EBADPOLICY', pool: 'p', key: 'read_policy', line: 7,
+    message: `${F}: pool 'p': key 'read_policy': 'replicas' is not a valid read policy (expected one of: master, prefer_master, replica, prefer_replica, any) at line 7`,
+  });
+  fails(sentinelPool('  sentinel_user: watcher\n'), {
+    code: 'EMISSING', pool: 'p', key: 'sentinel_user', line: 7,
+    message: `${F}: pool 'p': key 'sentinel_user': needs sentinel_auth (the password of that user) at line 7`,
+  });
+  fails(one('  redis: true\n  read_policy: replica\n'), {
+    code: 'ENOSENTINELS', pool: 'p', key: 'read_policy', line: 4,
+    message: `${F}: pool 'p': key 'read_policy': only valid in a pool with 'sentinels:' (replicas come from Sentinel) at line 4`,
+  });
+  fails(one('  redis: true\n  sentinel_auth: x\n'), {
+    code: 'ENOSENTINELS', pool: 'p', key: 'sentinel_auth', line: 4,
+    message: `${F}: pool 'p': key 'sentinel_auth': only valid in a pool with 'sentinels:' (it configures how nutmeg talks to the sentinels) at line 4`,
+  });
+  fails(one('  redis: true\n  sentinels:\n'), {
+    code: 'ENOSERVERS', pool: 'p', key: 'sentinels', line: 4,
+    message: `${F}: pool 'p': key 'sentinels': no sentinels listed (expected indented '- 127.0.0.1:26379:1' lines) at line 4`,
+  });
+  fails(one('  redis: true\n  sentinels: 127.0.0.1:26379:1\n'), {
+    code: 'ESTRUCTURE', pool: 'p', key: 'sentinels', line: 4,
+    message: `${F}: pool 'p': key 'sentinels': expected a list of "host:port:weight" sentinel addresses (weight and name are ignored), got the value '127.0.0.1:26379:1' at line 4`,
+  });
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OK, AGAIN, ERROR, type ParseStatus } from '../../src/protocol/parse';
-import { RedisReplyParser } from '../../src/protocol/redis/reply';
+import { RedisReplyParser, REPLY_ERROR_READONLY } from '../../src/protocol/redis/reply';
 import * as R from '../../src/protocol/redis/replies';
 import { feed, allModes, type Snap } from '../helpers/resp-feed';
 
@@ -14,6 +14,7 @@ function snap(p: RedisReplyParser, buf: Buffer, start: number): Snap {
   const s: Snap = { text: buf.toString('latin1', start, p.end), type: String.fromCharCode(p.type) };
   if (p.type === 58) s['integer'] = p.integer;
   if (p.isTransient) s['transient'] = true;
+  if (p.errorKind === REPLY_ERROR_READONLY) s['readonly'] = true;
   if (p.count !== -1 || p.type === 42) s['count'] = p.count;
   if (p.collect && p.type === 42 && p.count >= 0) {
     assert.equal(p.elems.length, 2 * p.count);
@@ -123,6 +124,16 @@ test('reply: transient errors (spec §6.5)', () => {
   for (const t of no) check(t, [r(t)]);
   // nested errors are not transient replies
   check('*1\r\n-OOM x\r\n', [r('*1\r\n-OOM x\r\n', { count: 1, elems: ['-OOM x\r\n'] })]);
+});
+
+test('reply: -READONLY, a demoted master (wave2 §0 item 5)', () => {
+  const yes = ["-READONLY You can't write against a read only replica.\r\n", '-READONLY\r\n'];
+  const no = ['-READONLYX\r\n', '-ERR READONLY\r\n', '-READ\r\n', '-readonly x\r\n', '+READONLY \r\n'];
+  for (const t of yes) check(t, [r(t, { readonly: true })]);
+  for (const t of no) check(t, [r(t)]);
+  check('*1\r\n-READONLY x\r\n', [r('*1\r\n-READONLY x\r\n', { count: 1, elems: ['-READONLY x\r\n'] })]);
+  // a reply after it is an ordinary one again
+  check("-READONLY x\r\n+OK\r\n", [r('-READONLY x\r\n', { readonly: true }), r('+OK\r\n')]);
 });
 
 // --- RESP3 framing

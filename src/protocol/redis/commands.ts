@@ -215,6 +215,12 @@ for (const [name, arity, flagText, rawSpecs] of RAW_COMMANDS) {
 /** The command table; `lookupCommand` returns an index into it. */
 export const COMMANDS: readonly CommandRow[] = rows;
 
+/**
+ * 1 for the commands Redis flags `readonly` (COMMAND INFO) that nutmeg forwards: only those may go to a
+ * replica (read_policy in a pool with sentinels). EVAL/EVALSHA/FCALL are not, their _RO forms are.
+ */
+export const READ_ONLY_CMD: Uint8Array = Uint8Array.from(rows, (r) => ((r.flags & CmdFlag.READONLY) !== 0 && r.kind !== K.UNSUPPORTED && r.kind !== K.LOCAL ? 1 : 0));
+
 // --- name lookup: open addressing over lowercased bytes, verified byte-wise
 
 const NAME_BYTES = Buffer.from(rows.map((r) => r.name).join(''), 'latin1');

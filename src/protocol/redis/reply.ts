@@ -14,6 +14,12 @@
 
 import { OK, AGAIN, ERROR, type ParseStatus } from '../parse';
 
+/** errorKind values; they are forward/protocol's ReplyStatus values, so the reader passes them on as they are. */
+export const REPLY_ERROR_NONE = 0;
+export const REPLY_ERROR_TRANSIENT = 1;
+export const REPLY_ERROR_READONLY = 2;
+export type ReplyErrorKind = typeof REPLY_ERROR_NONE | typeof REPLY_ERROR_TRANSIENT | typeof REPLY_ERROR_READONLY;
+
 const S_VALUE = 0;
 const S_LINE = 1;
 const S_LINE_LF = 2;
@@ -49,8 +55,11 @@ export class RedisReplyParser {
   type = 0;
   /** Value of a top-level `:` reply. */
   integer = 0;
-  /** A top-level `-OOM`, `-BUSY` or `-LOADING` error (followed by space or CR): a transient server failure. */
-  isTransient = false;
+  /**
+   * What a top-level error reply means to the proxy (REPLY_ERROR_*): `-OOM`, `-BUSY`, `-LOADING` (a transient
+   * server failure), `-READONLY` (a demoted master), or nothing special. One field, set only for '-' replies.
+   */
+  errorKind: ReplyErrorKind = REPLY_ERROR_NONE;
   /** Top-level `*` reply: number of elements; -1 for `*-1` and for any other reply. */
   count = -1;
   /** With collect: absolute [s0, e0, s1, e1, ...] of the top-level array's elements; reused. */
@@ -281,12 +290,17 @@ export class RedisReplyParser {
       if (elems.length !== m) elems.length = m;
       for (let k = 0; k < m; k++) elems[k] = elems[k]! + start;
     }
-    this.isTransient = this.type === 45 && isTransientError(buf, start + 1, end);
+    this.errorKind = this.type === 45 ? errorKindOf(buf, start + 1, end) : REPLY_ERROR_NONE;
     this.end = end;
     this.state = S_VALUE;
     this.pos = 0;
     this.acc = 0;
     return OK;
+  }
+
+  /** The reply is `-OOM`, `-BUSY` or `-LOADING` (tests, diagnostics; the data path reads errorKind). */
+  get isTransient(): boolean {
+    return this.errorKind === REPLY_ERROR_TRANSIENT;
   }
 
   private numError(): string {
@@ -301,8 +315,9 @@ export class RedisReplyParser {
   }
 }
 
-// "OOM", "BUSY", "LOADING" as bytes
+// "OOM", "BUSY", "LOADING", "READONLY" as bytes
 const W_OOM = [79, 79, 77];
+const W_READONLY = [82, 69, 65, 68, 79, 78, 76, 89];
 const W_BUSY = [66, 85, 83, 89];
 const W_LOADING = [76, 79, 65, 68, 73, 78, 71];
 
@@ -321,4 +336,10 @@ export function isTransientError(buf: Buffer, p: number, end: number): boolean {
   if (c === 66) return wordAt(buf, p, end, W_BUSY);
   if (c === 76) return wordAt(buf, p, end, W_LOADING);
   return false;
+}
+
+/** The kind of the error line starting at buf[p] (just after '-'). */
+function errorKindOf(buf: Buffer, p: number, end: number): ReplyErrorKind {
+  if (buf[p] === 82) return wordAt(buf, p, end, W_READONLY) ? REPLY_ERROR_READONLY : REPLY_ERROR_NONE;
+  return isTransientError(buf, p, end) ? REPLY_ERROR_TRANSIENT : REPLY_ERROR_NONE;
 }
