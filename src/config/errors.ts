@@ -31,7 +31,10 @@ export type ConfigErrorCode =
   | 'EDUPLISTEN' // two pools with the same listen address
   | 'EMEMCACHEONLY' // failover, mirror_to or warmup_from on a redis pool
   | 'EBADPOOLREF' // failover, mirror_to or warmup_from names no pool of the file, a redis pool, the pool itself, or one twice
-  | 'EFAILOVERCYCLE'; // failover pools that lead back to where they started
+  | 'EFAILOVERCYCLE' // failover pools that lead back to where they started
+  | 'EBADTLS' // a TLS file that cannot be read or used (names the file and why), a bad TLS version or cipher list
+  | 'ETLSPAIR' // a TLS key without the key that goes with it (tls_listen without a certificate, a key without its certificate, ...)
+  | 'EBADUSERS'; // client_users: not a list of {name, password, mode, key_prefixes}, a name twice, an unknown mode
 
 /**
  * message = `<file>: pool '<pool>': key '<key>': <reason> at line <n>`; the pool, key and line parts

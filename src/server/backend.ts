@@ -11,6 +11,7 @@ import { ServerConn, type ConnOwner, type Endpoint, type Handshake } from './con
 import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
 import type { Completer, ReplyReader, Target } from '../forward/protocol';
+import type { DialTls } from '../util/transport';
 
 /** What a backend needs from its pool: settings in force now, and where its events go. */
 export interface BackendHost {
@@ -25,6 +26,9 @@ export interface BackendHost {
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
+  /** server_tls settings in force (null: plain). */
+  readonly serverTls: DialTls | null;
+  onTlsFailure(b: Backend, reason: string): void;
 }
 
 export function endpointOf(host: string, port: number, unixPath: string | null): Endpoint {
@@ -73,6 +77,14 @@ export class Backend implements Target, ConnOwner {
 
   get timeout(): number {
     return this.host.timeout;
+  }
+
+  get tls(): DialTls | null {
+    return this.host.serverTls;
+  }
+
+  onTlsFailure(reason: string): void {
+    this.host.onTlsFailure(this, reason);
   }
 
   /** The live connections (not the retired ones). */

@@ -5,11 +5,12 @@
 //
 //   sink.send(SUBSCRIBE ch) ─► socket ─► server ─► [subscribe ch n] [message ch payload] ... ─► sink.onPush
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { RedisReplyParser } from '../protocol/redis/reply';
 import { OK, AGAIN } from '../protocol/parse';
 import { Input } from '../util/input';
 import { onreadOption } from '../util/socket';
+import { dial, readyEvent, type DialTls } from '../util/transport';
 import { connCounts } from '../stats/counters';
 import type { Endpoint } from './conn';
 import type { PushChannel, PushSink } from '../forward/protocol';
@@ -29,6 +30,7 @@ export class SubscriberConn implements PushChannel {
 
   constructor(
     private readonly endpoint: Endpoint,
+    private readonly tls: DialTls | null,
     private readonly handshake: readonly Buffer[],
     private readonly sink: PushSink,
   ) {
@@ -53,11 +55,11 @@ export class SubscriberConn implements PushChannel {
     const onread = onreadOption((chunk: Buffer) => {
       if (gen === this.gen) this.onData(chunk);
     }, this.input);
-    const sock = ep.unixPath !== null ? net.connect({ path: ep.unixPath, onread }) : net.connect({ host: ep.host, port: ep.port, onread });
+    const sock = dial(ep, this.tls, onread);
     this.sock = sock;
     connCounts.total++;
     connCounts.current++;
-    sock.on('connect', () => {
+    sock.on(readyEvent(this.tls), () => {
       if (gen !== this.gen) return;
       for (const h of this.handshake) sock.write(h);
       this.up = true;
