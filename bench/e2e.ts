@@ -197,7 +197,7 @@ async function tlsRows(workloads: Workload[], args: Args, procs: Proc[], redis: 
   const haCfg = path.join(certs.dir, 'haproxy.cfg');
   fs.writeFileSync(
     haCfg,
-    ['global', '  nbthread 1', '  maxconn 10000', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
+    ['global', '  nbthread 1', '  maxconn 4000', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
       'frontend tls', `  bind 127.0.0.1:${haPort} ssl crt ${pem}`, '  default_backend nc', 'backend nc', `  server nc 127.0.0.1:${ncPort}`, ''].join('\n'),
   );
   const ha = new Proc('haproxy', ['-f', haCfg, '-db']);

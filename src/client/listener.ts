@@ -184,6 +184,10 @@ export class Listener {
   private tlsServerFor(t: AcceptTls): tls.Server {
     const srv = tls.createServer(t.options);
     srv.on('secureConnection', (s: tls.TLSSocket) => {
+      if (this.server === null) {
+        s.destroy(); // the handshake ended after the listener closed (shutdown, or a reload removed the address)
+        return;
+      }
       const why = verifyClient(s, t.authClients);
       if (why !== null) {
         this.pool.onClientTlsFailure(peerOf(s), why);

@@ -19,16 +19,13 @@ import {
   DISTRIBUTION_NAMES,
   TLS_AUTH_CLIENTS,
   TLS_PROTOCOLS,
-  type BoundAddr,
   type ClientUserConfig,
   type Config,
   type DistributionName,
   type ListenAddr,
   type PoolConfig,
   type ServerConfig,
-  type TlsAuthClients,
   type TlsFile,
-  type TlsProtocol,
 } from './types';
 
 type DirectiveType =
@@ -171,54 +168,8 @@ export function parseConfigText(text: string, file: string): Config {
   return new Loader(text, file).load();
 }
 
-/** A pool being filled in; every field starts at twemproxy's default. */
-interface PoolDraft {
-  listen: ListenAddr | null;
-  hash: HashName;
-  hashTag: Buffer | null;
-  distribution: DistributionName;
-  timeout: number;
-  backlog: number;
-  clientConnections: number;
-  redis: boolean;
-  redisAuth: string | null;
-  redisDb: number;
-  tcpkeepalive: boolean;
-  reuseport: boolean;
-  preconnect: boolean;
-  autoEjectHosts: boolean;
-  serverConnections: number;
-  serverRetryTimeout: number;
-  serverFailureLimit: number;
-  clientBufferLimit: number;
-  transactionMaxCommands: number;
-  serverPrivateConnections: number;
-  redisDatabases: number;
-  redisAdminCommands: boolean;
-  pubsubClientBuffer: number;
-  failover: string | null;
-  failoverExptime: number;
-  mirrorTo: string[];
-  warmupFrom: string | null;
-  warmupExptime: number;
-  tlsListen: BoundAddr | null;
-  tlsCertFile: TlsFile | null;
-  tlsKeyFile: TlsFile | null;
-  tlsCaCertFile: TlsFile | null;
-  tlsAuthClients: TlsAuthClients;
-  tlsProtocols: TlsProtocol[];
-  tlsCiphers: string | null;
-  tlsCiphersuites: string | null;
-  serverTls: boolean;
-  serverTlsCaCertFile: TlsFile | null;
-  serverTlsCertFile: TlsFile | null;
-  serverTlsKeyFile: TlsFile | null;
-  serverTlsServername: string | null;
-  serverTlsVerify: boolean;
-  redisAuthUser: string | null;
-  clientUsers: ClientUserConfig[] | null;
-  servers: ServerConfig[] | null;
-}
+/** A pool being filled in; every field starts at twemproxy's default (listen and servers: not seen yet). */
+type PoolDraft = Omit<PoolConfig, 'name' | 'listen' | 'servers'> & { listen: ListenAddr | null; servers: ServerConfig[] | null };
 
 function newDraft(): PoolDraft {
   return {
@@ -575,54 +526,7 @@ class Loader {
         if (at !== undefined) throw new ConfigError('EMEMCACHEONLY', this.file, name, key, at, "only valid in a memcache pool (this pool has 'redis: true')");
       }
     }
-    return {
-      name,
-      listen: d.listen,
-      hash: d.hash,
-      hashTag: d.hashTag,
-      distribution: d.distribution,
-      timeout: d.timeout,
-      backlog: d.backlog,
-      clientConnections: d.clientConnections,
-      redis: d.redis,
-      redisAuth: d.redisAuth,
-      redisDb: d.redisDb,
-      tcpkeepalive: d.tcpkeepalive,
-      reuseport: d.reuseport,
-      preconnect: d.preconnect,
-      autoEjectHosts: d.autoEjectHosts,
-      serverConnections: d.serverConnections,
-      serverRetryTimeout: d.serverRetryTimeout,
-      serverFailureLimit: d.serverFailureLimit,
-      clientBufferLimit: d.clientBufferLimit,
-      transactionMaxCommands: d.transactionMaxCommands,
-      serverPrivateConnections: d.serverPrivateConnections,
-      redisDatabases: d.redisDatabases,
-      redisAdminCommands: d.redisAdminCommands,
-      pubsubClientBuffer: d.pubsubClientBuffer,
-      failover: d.failover,
-      failoverExptime: d.failoverExptime,
-      mirrorTo: d.mirrorTo,
-      warmupFrom: d.warmupFrom,
-      warmupExptime: d.warmupExptime,
-      tlsListen: d.tlsListen,
-      tlsCertFile: d.tlsCertFile,
-      tlsKeyFile: d.tlsKeyFile,
-      tlsCaCertFile: d.tlsCaCertFile,
-      tlsAuthClients: d.tlsAuthClients,
-      tlsProtocols: d.tlsProtocols,
-      tlsCiphers: d.tlsCiphers,
-      tlsCiphersuites: d.tlsCiphersuites,
-      serverTls: d.serverTls,
-      serverTlsCaCertFile: d.serverTlsCaCertFile,
-      serverTlsCertFile: d.serverTlsCertFile,
-      serverTlsKeyFile: d.serverTlsKeyFile,
-      serverTlsServername: d.serverTlsServername,
-      serverTlsVerify: d.serverTlsVerify,
-      redisAuthUser: d.redisAuthUser,
-      clientUsers: d.clientUsers,
-      servers: d.servers,
-    };
+    return { ...d, name, listen: d.listen, servers: d.servers };
   }
 
   /** A TLS file, read now (every reload reads it again): unreadable is an error naming the file. */

@@ -144,28 +144,35 @@ test('redis-cli: plain and TLS clients in front of plain and TLS servers, each c
   assert.doesNotMatch(cli(P.pp![0], true, ['ping']), /PONG/);
 });
 
-test('ioredis and node-redis over TLS: pipelines, MGET across the pool, a 1 MB value', async () => {
-  const io = new Redis({ host: '127.0.0.1', port: P.tt![1], tls: { ca: ca() }, lazyConnect: true, maxRetriesPerRequest: 1 });
-  const nr = createClient({ socket: { host: '127.0.0.1', port: P.tt![1], tls: true, ca: ca(), reconnectStrategy: false }, RESP: 2 });
-  nr.on('error', () => {});
-  try {
-    await io.connect();
-    await nr.connect();
-    const big = Buffer.alloc(1024 * 1024, 'x').toString();
-    const pipe = io.pipeline();
-    for (let i = 0; i < 500; i++) pipe.set(`io:${i}`, `val${i}`);
-    pipe.set('io:big', big);
-    const res = await pipe.exec();
-    assert.equal(res?.filter(([e, r]) => e === null && r === 'OK').length, 501);
-    assert.deepEqual(await io.mget('io:1', 'io:2', 'io:499'), ['val1', 'val2', 'val499']);
-    assert.equal((await nr.get('io:big'))?.length, big.length);
-    assert.equal(await nr.get('io:7'), 'val7');
-    const many = await Promise.all(Array.from({ length: 200 }, (_, i) => nr.incr(`nr:ctr:${i % 5}`)));
-    assert.equal(many.length, 200);
-    assert.equal(await io.get('nr:ctr:0'), '40');
-  } finally {
-    io.disconnect();
-    await nr.disconnect().catch(() => {});
+test('ioredis and node-redis, each combination: pipelines, MGET, INCR from many requests, a 1 MB value', async () => {
+  const combos: [string, number, boolean][] = [
+    ['tt', P.tt![1], true], // TLS on both sides
+    ['tp', P.tp![1], true], // TLS clients, plain server
+    ['pt', P.pt![0], false], // plaintext clients, TLS server
+  ];
+  for (const [name, port, tlsOn] of combos) {
+    const io = new Redis({ host: '127.0.0.1', port, ...(tlsOn ? { tls: { ca: ca() } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+    const nr = createClient({ socket: tlsOn ? { host: '127.0.0.1', port, tls: true, ca: ca(), reconnectStrategy: false } : { host: '127.0.0.1', port, reconnectStrategy: false }, RESP: 2 });
+    nr.on('error', () => {});
+    try {
+      await io.connect();
+      await nr.connect();
+      const big = Buffer.alloc(1024 * 1024, 'x').toString();
+      const pipe = io.pipeline();
+      for (let i = 0; i < 500; i++) pipe.set(`io:${name}:${i}`, `val${i}`);
+      pipe.set(`io:${name}:big`, big);
+      const res = await pipe.exec();
+      assert.equal(res?.filter(([e, r]) => e === null && r === 'OK').length, 501, name);
+      assert.deepEqual(await io.mget(`io:${name}:1`, `io:${name}:2`, `io:${name}:499`), ['val1', 'val2', 'val499'], name);
+      assert.equal((await nr.get(`io:${name}:big`))?.length, big.length, name);
+      assert.equal(await nr.get(`io:${name}:7`), 'val7', name);
+      const many = await Promise.all(Array.from({ length: 200 }, (_, i) => nr.incr(`nr:${name}:ctr:${i % 5}`)));
+      assert.equal(many.length, 200, name);
+      assert.equal(await io.get(`nr:${name}:ctr:0`), '40', name);
+    } finally {
+      io.disconnect();
+      await nr.disconnect().catch(() => {});
+    }
   }
 });
 
