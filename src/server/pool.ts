@@ -154,7 +154,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   openChannel(target: Target, sink: PushSink): PushChannel {
     const b = target as Backend;
     // AUTH only: subscriptions are the same in every database
-    return new SubscriberConn(b.endpoint, this.serverTls, this.handshakeFor(0).bytes, sink);
+    return new SubscriberConn(b.endpoint, this.serverTls, this.handshakeFor(0).bytes, sink, (why) => this.onTlsFailure(b, why));
   }
 
   get privateConnections(): number {

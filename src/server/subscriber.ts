@@ -10,7 +10,7 @@ import { RedisReplyParser } from '../protocol/redis/reply';
 import { OK, AGAIN } from '../protocol/parse';
 import { Input } from '../util/input';
 import { onreadOption } from '../util/socket';
-import { dial, readyEvent, type DialTls } from '../util/transport';
+import { dial, readyEvent, tlsFailureReason, type DialTls } from '../util/transport';
 import { connCounts } from '../stats/counters';
 import type { Endpoint } from './conn';
 import type { PushChannel, PushSink } from '../forward/protocol';
@@ -33,6 +33,8 @@ export class SubscriberConn implements PushChannel {
     private readonly tls: DialTls | null,
     private readonly handshake: readonly Buffer[],
     private readonly sink: PushSink,
+    /** A TLS handshake with the server failed (counted and logged by the pool). */
+    private readonly onTlsFailure: ((reason: string) => void) | null = null,
   ) {
     this.parser.collect = true;
     this.dial();
@@ -65,16 +67,19 @@ export class SubscriberConn implements PushChannel {
       this.up = true;
       this.sink.onUp();
     });
-    const lost = (): void => {
+    let tlsPending = false;
+    if (this.tls !== null) sock.once('connect', () => (tlsPending = true));
+    const lost = (err?: Error): void => {
       if (gen !== this.gen) return;
+      if (tlsPending && !this.up && this.onTlsFailure !== null) this.onTlsFailure(tlsFailureReason(err ?? new Error('the connection closed during the TLS handshake')));
       const wasUp = this.up;
       this.drop();
       if (wasUp) this.sink.onDown();
       if (!this.closed) this.redial = setTimeout(() => this.dial(), REDIAL_MS);
     };
     sock.on('error', lost);
-    sock.on('end', lost);
-    sock.on('close', lost);
+    sock.on('end', () => lost());
+    sock.on('close', () => lost());
   }
 
   /** Detach the socket whole (parser and input reset too), as every teardown does. */

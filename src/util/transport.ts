@@ -2,7 +2,8 @@
 //
 //   dial(endpoint, DialTls | null) ─► net.connect (ready on 'connect') | tls.connect (ready on 'secureConnect')
 //   accepted socket ─► plain: read through `onread` (util/socket.ts)
-//                   ─► TLS:   AcceptTls.server (a tls.Server that never listens) ─► 'secureConnection' | refused
+//                   ─► TLS:   the listener's tls.Server from AcceptTls.options (it never listens) ─► 'secureConnection'
+//                             ─► verifyClient (tls_auth_clients) ─► client | refused, counted, logged
 //   outbox ─► direct write(2) on the fd: only for a plain socket (util/socket.ts directWritable)
 //
 // A tls.TLSSocket's handle reports the TCP fd, so the outbox's direct-fd path would put plaintext on the wire:
@@ -10,8 +11,8 @@
 // Reads: tls.connect takes `onread` (decrypted bytes land in the reader's buffer); an accepted TLS socket is read
 // as a stream ('data'), because Node offers `onread` only for a socket it creates itself.
 //
-// Sentinel and Cluster connections (other branches) dial their servers through dial() with the pool's DialTls,
-// so `server_tls` covers them without a second TLS code path.
+// Hook for Sentinel and Cluster (not on this branch): their connections to sentinels and cluster nodes should dial
+// through dial() with the pool's DialTls (ServerPool.serverTls), so `server_tls` covers them without a second TLS path.
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';

@@ -309,3 +309,37 @@ test('no plaintext leaves a TLS connection: relays record both sides of nutmeg',
   }
   assert.notEqual(plainRelay.bytes().indexOf(value), -1);
 });
+
+test('pub/sub through a TLS server connection, and --workers 2 serving a TLS listener', async () => {
+  // subscriptions ride their own server connection (server/subscriber.ts): it dials TLS too
+  const sub = new Redis({ host: '127.0.0.1', port: P.tt![1], tls: { ca: ca() }, lazyConnect: true });
+  const pub = new Redis({ host: '127.0.0.1', port: P.pt![0], lazyConnect: true });
+  try {
+    await sub.connect();
+    await pub.connect();
+    const got: string[] = [];
+    sub.on('message', (_ch: string, m: string) => got.push(m));
+    await sub.subscribe('tls-news');
+    await until('a message', async () => {
+      await pub.publish('tls-news', 'hello');
+      return got.length > 0;
+    });
+    assert.equal(got[0], 'hello');
+  } finally {
+    sub.disconnect();
+    pub.disconnect();
+  }
+  const [tlsPort] = await freePorts(1);
+  const w = await startNutmeg(pool('wk', 0, tlsPort!, ['redis: true', ...serverTls()], [`127.0.0.1:${backends[0]!.port}`]), [tlsPort!], ['--workers', '2']);
+  try {
+    const clients = Array.from({ length: 8 }, () => new Redis({ host: '127.0.0.1', port: tlsPort!, tls: { ca: ca() }, lazyConnect: true }));
+    await Promise.all(clients.map((r) => r.connect()));
+    await Promise.all(clients.map((r, i) => r.set(`wk:${i}`, String(i))));
+    for (let i = 0; i < clients.length; i++) assert.equal(await clients[(i + 3) % clients.length]!.get(`wk:${i}`), String(i));
+    for (const r of clients) r.disconnect();
+    assert.equal(cli(tlsPort!, false, ['ping']).includes('PONG'), false);
+    await until('refusal counted across workers', async () => (((await readStats(w.statsPort)).wk as Record<string, number>).client_tls_failures ?? 0) >= 1);
+  } finally {
+    await w.stop('SIGTERM');
+  }
+});
