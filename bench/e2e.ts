@@ -5,6 +5,9 @@
 // pool with `mirror_to` a third memcached; the ratio column is mirror/plain for latency and CPU per request.
 // The large-value rows (GET/SET of 100 KB and 1 MB values) report the payload moved, MB/s (MB = 10^6 bytes
 // of values), and the proxy's CPU per byte, µs per MB; their ratio column is nutmeg/nutcracker for both.
+// The TLS rows (redis-tls-*) give redis-benchmark --tls three targets: redis-server's own TLS port, nutcracker behind
+// haproxy terminating TLS (what twemproxy users run; CPU is haproxy's plus nutcracker's) and nutmeg with tls_listen
+// (same four plain backends); the ratio column is nutmeg-tls / (haproxy+nutcracker). Needs haproxy and openssl.
 //
 // Run: npm run build && node dist/bench/e2e.js [--rounds N] [--scale F] [--workers N] [--workloads a,b]
 //   --workloads a,b   only the workloads whose name contains one of the substrings (e.g. 100k,1m or redis-get)
@@ -14,7 +17,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, tmpDir, type Backend, type Proc, type ProxyProc } from '../test/helpers/procs';
+import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, tmpDir, waitPort, Proc, type Backend, type ProxyProc } from '../test/helpers/procs';
+import { makeCerts, startRedisTls } from '../test/helpers/certs';
 
 interface Args {
   rounds: number;
@@ -163,6 +167,83 @@ const WORKLOADS: Workload[] = [
   largeValue('get', '1m', 1_000_000, 2000, 1, 1), // one connection: the copy cost per reply shows as latency
 ];
 
+/** TLS rows: GET and SET, pipelined and not, 50 connections (as the plain rows). */
+const TLS_WORKLOADS: Workload[] = [
+  { name: 'redis-tls-get-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'redis-tls-set-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'redis-tls-get-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+  { name: 'redis-tls-set-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+];
+
+/**
+ * The TLS rows: direct redis-server TLS, haproxy (TLS termination, one thread) in front of nutcracker, nutmeg with
+ * tls_listen; nutcracker and nutmeg in front of the same plain backends. Interleaved rounds, medians.
+ */
+async function tlsRows(workloads: Workload[], args: Args, procs: Proc[], redis: Backend[]): Promise<void> {
+  if (!has('haproxy') || !has('nutcracker')) {
+    console.log('\nTLS rows skipped: they need haproxy and nutcracker (apt-get install haproxy nutcracker)');
+    return;
+  }
+  const certs = makeCerts();
+  const direct = await startRedisTls(certs);
+  procs.push(direct);
+  const [ncPort, haPort, nmPort] = (await freePorts(3)) as [number, number, number];
+  const pool = (listen: string[]): string =>
+    ['bench_tls:', ...listen, '  hash: fnv1a_64', '  distribution: ketama', '  redis: true', '  preconnect: true', '  timeout: 3000', '  servers:', ...redis.map((r, i) => `    - 127.0.0.1:${r.port}:1 redis${i}`), ''].join('\n');
+  const nc = await startNutcracker(pool([`  listen: 127.0.0.1:${ncPort}`]), [ncPort]);
+  procs.push(nc);
+  const pem = path.join(certs.dir, 'haproxy.pem');
+  fs.writeFileSync(pem, Buffer.concat([fs.readFileSync(certs.serverCert), fs.readFileSync(certs.serverKey)]));
+  const haCfg = path.join(certs.dir, 'haproxy.cfg');
+  fs.writeFileSync(
+    haCfg,
+    ['global', '  nbthread 1', '  maxconn 4000', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
+      'frontend tls', `  bind 127.0.0.1:${haPort} ssl crt ${pem}`, '  default_backend nc', 'backend nc', `  server nc 127.0.0.1:${ncPort}`, ''].join('\n'),
+  );
+  const ha = new Proc('haproxy', ['-f', haCfg, '-db']);
+  procs.push(ha);
+  await waitPort(haPort);
+  const tlsConf = [`  tls_listen: 127.0.0.1:${nmPort}`, `  tls_cert_file: ${certs.serverCert}`, `  tls_key_file: ${certs.serverKey}`];
+  const nm = await startNutmeg(pool(tlsConf), [nmPort], args.workers > 1 ? ['--workers', String(args.workers)] : []);
+  procs.push(nm);
+  const targets: { name: string; port: number; pids: number[] }[] = [
+    { name: 'direct-tls', port: direct.port, pids: [] },
+    { name: 'haproxy+nutcracker', port: haPort, pids: [ha.pid, nc.pid] },
+    { name: 'nutmeg-tls', port: nmPort, pids: [nm.pid] },
+  ];
+  const tlsArgs = ['--tls', '--cacert', certs.ca];
+  console.log(`\nTLS: redis-benchmark --tls; proxy CPU of haproxy+nutcracker is the sum of both processes`);
+  console.log('workload            target                  req/s   cpu µs/req   rss MB   vs direct   nutmeg-tls/(haproxy+nutcracker)');
+  const cpu = (pids: number[]): number => pids.reduce((a, p) => a + cpuUs(p), 0);
+  for (const w of workloads) {
+    const n = Math.max(1000, Math.round(w.n * args.scale));
+    for (const t of targets) await run('redis-benchmark', [...tlsArgs, ...w.args(t.port, Math.max(10, Math.round(n / 5)))], 60000); // warm-up
+    const per: Record<string, Measured> = {};
+    for (let r = 0; r < args.rounds; r++) {
+      for (const t of targets.map((_, i) => targets[(i + r) % targets.length]!)) {
+        const c0 = cpu(t.pids);
+        const rps = parseRps(await run('redis-benchmark', [...tlsArgs, ...w.args(t.port, n)], 120000));
+        const c1 = cpu(t.pids);
+        const e = (per[t.name] ??= { rps: [], cpu: [], rss: 0 });
+        e.rps.push(rps);
+        e.cpu.push(t.pids.length > 0 ? (c1 - c0) / n : 0);
+        e.rss = t.pids.reduce((a, p) => a + rssMb(p), 0);
+      }
+    }
+    const d = med(per['direct-tls']!.rps);
+    const ha2 = per['haproxy+nutcracker']!;
+    for (const t of targets) {
+      const e = per[t.name]!;
+      const ratio = t.name === 'nutmeg-tls' ? `${(med(e.rps) / med(ha2.rps)).toFixed(2)} thr, ${(med(e.cpu) / med(ha2.cpu)).toFixed(2)} cpu` : '';
+      const has2 = t.pids.length > 0;
+      console.log(
+        `${w.name.padEnd(19)} ${t.name.padEnd(19)} ${med(e.rps).toFixed(0).padStart(9)} ${has2 ? med(e.cpu).toFixed(2).padStart(12) : '           -'} ${has2 ? e.rss.toFixed(1).padStart(8) : '       -'} ${(d > 0 ? med(e.rps) / d : 0).toFixed(2).padStart(11)}   ${ratio}`,
+      );
+    }
+  }
+  fs.rmSync(certs.dir, { recursive: true, force: true });
+}
+
 /** memcaslap rows: 50 connections, 1 KB values, `set` the share of sets (the rest gets). */
 interface McWorkload {
   name: string;
@@ -285,13 +366,14 @@ async function main(): Promise<void> {
   const args = parseCli(process.argv.slice(2));
   const selected = (name: string): boolean => args.workloads.length === 0 || args.workloads.some((f) => name.includes(f));
   const workloads = WORKLOADS.filter((w) => selected(w.name));
+  const tlsWorkloads = TLS_WORKLOADS.filter((w) => selected(w.name));
   const mcWorkloads = has('memcached') && (has('memcaslap') || has('memaslap')) ? MC_WORKLOADS.filter((w) => selected(w.name)) : [];
   if (args.list) {
-    for (const w of [...WORKLOADS, ...MC_WORKLOADS]) console.log(w.name);
+    for (const w of [...WORKLOADS, ...TLS_WORKLOADS, ...MC_WORKLOADS]) console.log(w.name);
     return;
   }
-  if (workloads.length + mcWorkloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
-  if (workloads.length === 0) {
+  if (workloads.length + tlsWorkloads.length + mcWorkloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
+  if (workloads.length + tlsWorkloads.length === 0) {
     const procs: Proc[] = [];
     try {
       await mirrorRows(mcWorkloads, args, procs);
@@ -357,6 +439,7 @@ async function main(): Promise<void> {
       }
       report(w, targets, per);
     }
+    if (tlsWorkloads.length > 0) await tlsRows(tlsWorkloads, args, procs, redis);
     if (mcWorkloads.length > 0) await mirrorRows(mcWorkloads, args, procs);
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGTERM')));

@@ -210,8 +210,10 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   for (const p of config.pools) {
-    const where = p.listen.kind === 'none' ? 'not listening (a route target)' : `listening on ${p.listen.text}`;
-    log().info(`pool '${p.name}' ${where} with ${p.servers.length} servers`);
+    const addrs = [...(p.listen.kind === 'none' ? [] : [p.listen.text]), ...(p.tlsListen === null ? [] : [`${p.tlsListen.text} (TLS)`])];
+    const where = addrs.length === 0 ? 'not listening (a route target)' : `listening on ${addrs.join(' and ')}`;
+    const tls = p.serverTls ? ' (TLS)' : '';
+    log().info(`pool '${p.name}' ${where} with ${p.servers.length} servers${tls}`);
   }
   if (opts.workers > 1) log().info(`${opts.workers} workers serving`);
   if (opts.httpPort > 0) log().info(`metrics, health and status on http://${opts.httpAddr}:${opts.httpPort}/`);

@@ -13,7 +13,7 @@
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
-import type { Config, PoolConfig } from './config/types';
+import { listenAddrs, type Config, type PoolConfig } from './config/types';
 import type { CliOptions } from './cli-args';
 import { ServerPool } from './server/pool';
 import { SentinelPool } from './server/sentinel-pool';
@@ -78,10 +78,11 @@ export class Proxy implements StatsSource {
     this.pools = config.pools.map((p) => newPool(p, drainMs));
     linkRoutes(this.pools);
     for (const p of this.pools) {
-      const addr = p.config.listen;
-      if (addr.kind === 'none') continue; // a pool used only as a route target
-      const l = new Listener(p, addr, shared);
-      this.listeners.set(l.key, l);
+      // none for a pool used only as a route target; listen and tls_listen may both be set
+      for (const { addr, tls } of listenAddrs(p.config)) {
+        const l = new Listener(p, addr, shared, tls);
+        this.listeners.set(l.key, l);
+      }
     }
   }
 
@@ -148,13 +149,13 @@ export class Proxy implements StatsSource {
     const fresh = new Map<string, Listener>();
     try {
       for (const pc of next.pools) {
-        const addr = pc.listen;
-        if (addr.kind === 'none') continue;
-        const key = listenKey(addr);
-        if (this.listeners.has(key) || fresh.has(key)) continue;
-        const l = new Listener(target.get(pc.name) as ServerPool, addr, this.shared);
-        fresh.set(key, l);
-        await l.listen();
+        for (const { addr, tls } of listenAddrs(pc)) {
+          const key = listenKey(addr);
+          if (this.listeners.has(key) || fresh.has(key)) continue;
+          const l = new Listener(target.get(pc.name) as ServerPool, addr, this.shared, tls);
+          fresh.set(key, l);
+          await l.listen();
+        }
       }
     } catch (e) {
       for (const l of fresh.values()) void l.close();
@@ -187,18 +188,19 @@ export class Proxy implements StatsSource {
     const listeners = new Map<string, Listener>();
     const drained: ClientConn[] = [];
     for (const pc of next.pools) {
-      if (pc.listen.kind === 'none') continue;
-      const key = listenKey(pc.listen);
-      const p = target.get(pc.name) as ServerPool;
-      const kept = this.listeners.get(key);
-      if (kept !== undefined) {
-        if (kept.pool !== p) s.listenersMoved++;
-        const r = kept.attach(p);
-        s.clientsMoved += r.moved;
-        drained.push(...r.drained);
-        listeners.set(key, kept);
-      } else {
-        listeners.set(key, fresh.get(key) as Listener);
+      for (const { addr, tls } of listenAddrs(pc)) {
+        const key = listenKey(addr);
+        const p = target.get(pc.name) as ServerPool;
+        const kept = this.listeners.get(key);
+        if (kept !== undefined) {
+          if (kept.pool !== p) s.listenersMoved++;
+          const r = kept.attach(p, tls);
+          s.clientsMoved += r.moved;
+          drained.push(...r.drained);
+          listeners.set(key, kept);
+        } else {
+          listeners.set(key, fresh.get(key) as Listener);
+        }
       }
     }
     for (const [key, l] of this.listeners) {

@@ -18,7 +18,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import type { Config } from './config/types';
+import { listenAddrs, type Config } from './config/types';
 import { addSnapshot, emptySnapshot, type StatsSnapshot, type StatsSource } from './stats/snapshot';
 import { startStatsPort } from './stats/json';
 import type { HttpServer } from './stats/http';
@@ -219,11 +219,13 @@ export class Primary implements StatsSource {
     this.stats = await startStatsPort(this, opts.statsAddr, opts.statsPort);
     if (opts.httpPort > 0) this.http = await startHttpLazily(this, opts.httpAddr, opts.httpPort);
     for (const p of this.config.pools) {
-      if (p.listen.kind !== 'unix') continue;
-      try {
-        fs.unlinkSync(p.listen.path);
-      } catch {
-        // no stale socket file
+      for (const { addr } of listenAddrs(p)) {
+        if (addr.kind !== 'unix') continue;
+        try {
+          fs.unlinkSync(addr.path);
+        } catch {
+          // no stale socket file
+        }
       }
     }
     // Workers accept from the shared socket themselves (measured faster than the primary's round robin, README);
@@ -357,7 +359,7 @@ export class Primary implements StatsSource {
     addSnapshot(out, this.retired, false);
     for (const s of this.slots) if (s.snap !== null) addSnapshot(out, s.snap, true);
     // The pools' listening sockets live here (workers do not count them), as one listener each in twemproxy.
-    const listeners = this.config.pools.filter((p) => p.listen.kind !== 'none').length;
+    const listeners = this.config.pools.reduce((n, p) => n + listenAddrs(p).length, 0);
     out.total += listeners;
     if (!this.stopping) out.current += listeners;
     return out;
@@ -368,13 +370,15 @@ export class Primary implements StatsSource {
    * Resolves with the first worker's summary; rejects naming the workers that refused (the others did apply it).
    */
   async reload(config: Config, text: string, drainMs: number): Promise<ReloadSummary> {
-    const had = new Set(this.config.pools.map((p) => p.listen.text));
+    const had = new Set(this.config.pools.flatMap((p) => listenAddrs(p).map((l) => l.addr.text)));
     for (const p of config.pools) {
-      if (p.listen.kind !== 'unix' || had.has(p.listen.text)) continue;
-      try {
-        fs.unlinkSync(p.listen.path); // a new unix address: a stale file would make the bind fail
-      } catch {
-        // none
+      for (const { addr } of listenAddrs(p)) {
+        if (addr.kind !== 'unix' || had.has(addr.text)) continue;
+        try {
+          fs.unlinkSync(addr.path); // a new unix address: a stale file would make the bind fail
+        } catch {
+          // none
+        }
       }
     }
     this.config = config;

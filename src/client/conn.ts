@@ -29,6 +29,7 @@ import { warnLimited } from '../util/log';
 import { OK, AGAIN } from '../protocol/parse';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
 import type { Forwarder, RequestReader, Session } from '../forward/protocol';
+import type { AclUser } from '../forward/redis-acl';
 
 /** The pool a client belongs to, as the client sees it (server/pool implements it). */
 export interface ClientPool extends Forwarder {
@@ -78,6 +79,8 @@ export class ClientConn implements Session {
   closed = false;
   /** Per-connection protocol state the reader may keep (redis AUTH). */
   authed = false;
+  /** Who the client logged in as (forward/redis-acl.ts); null when not logged in or the pool asks for no AUTH. */
+  user: AclUser | null = null;
   name: Buffer | null = null;
   readonly id: number;
 
@@ -89,7 +92,7 @@ export class ClientConn implements Session {
     this.socket = socket;
     this.id = id;
     this.reader = reader;
-    this.authed = pool.config.redisAuth === null;
+    this.authed = pool.auth === null;
     this.limit = pool.config.clientBufferLimit;
     this.out.socket = socket;
     this.out.ready = true;
@@ -104,17 +107,34 @@ export class ClientConn implements Session {
 
   /**
    * Reload: the client's listener now serves another pool (same protocol). Requests parsed from now on
-   * go there; those in flight finish where they were sent. AUTH stays valid if the password is the same.
+   * go there; those in flight finish where they were sent. AUTH stays valid if the user and password still are.
    */
   moveTo(pool: ClientPool): void {
     if (pool === this.pool) return;
     const from = this.pool;
-    const samePassword = from.authBuf === null ? pool.authBuf === null : pool.authBuf !== null && from.authBuf.equals(pool.authBuf);
-    if (!samePassword) this.authed = pool.authBuf === null;
+    this.revalidateFor(pool);
     from.onClientMove(this, false);
     pool.onClientMove(this, true);
     this.pool = pool;
     this.forwarder = pool;
+  }
+
+  /** A reload changed this pool's client authentication. */
+  revalidate(): void {
+    this.revalidateFor(this.pool);
+  }
+
+  /** Logged in still only as a user `pool` knows, with the same password; a pool that asks for no AUTH lets everyone in. */
+  private revalidateFor(pool: ClientPool): void {
+    const a = pool.auth;
+    if (a === null) {
+      this.authed = true;
+      this.user = null;
+      return;
+    }
+    const u = this.authed && this.user !== null ? a.revalidate(this.user) : null;
+    this.authed = u !== null;
+    this.user = u;
   }
 
   /**

@@ -4,9 +4,16 @@
 // (and its clients) even when another pool, or a renamed one, takes it over.
 //
 //   listen(addr) | adopt(inherited fd) ─► accept ─► ClientConn(pool) ─► clients (moved on attach, drained on removal)
+//   TLS (tls_listen) ─► accept ─► this listener's tls.Server ─► secureConnection ─► verifyClient ─► ClientConn(pool)
+//                                                          └─► tlsClientError / refused: counted in the pool, logged (rate-limited)
+//
+// The TLS server is made from the pool's settings in force at the accept, and made anew when a reload changed
+// them (new certificates): handshakes already under way finish with the old ones.
 
 import * as net from 'node:net';
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
+import { verifyClient, tlsFailureReason, type AcceptTls } from '../util/transport';
 import { ClientConn } from './conn';
 import type { ServerPool } from '../server/pool';
 import type { BoundAddr } from '../config/types';
@@ -24,6 +31,11 @@ export class Listener {
   readonly key: string;
   /** The pool new clients join; a reload may attach another one. */
   pool: ServerPool;
+  /** The pool's tls_listen address: clients speak TLS (a reload may switch an address between listen and tls_listen). */
+  tls: boolean;
+  /** This listener's TLS server, made from `tlsFrom` (the pool's settings when it was made). */
+  private tlsServer: tls.Server | null = null;
+  private tlsFrom: AcceptTls | null = null;
   private server: net.Server | null = null;
   /** Clients accepted here and still open. */
   readonly clients = new Set<ClientConn>();
@@ -34,8 +46,9 @@ export class Listener {
   private readonly shared: boolean;
 
   /** `addr`: the pool's listen address (a pool with `listen: none` gets no Listener). */
-  constructor(pool: ServerPool, addr: BoundAddr, shared = false) {
+  constructor(pool: ServerPool, addr: BoundAddr, shared = false, tlsListen = false) {
     this.pool = pool;
+    this.tls = tlsListen;
     this.shared = shared;
     this.addr = addr;
     this.key = listenKey(addr);
@@ -102,8 +115,9 @@ export class Listener {
    * Reload: the address now belongs to `pool`. Clients speaking the same protocol move to it; the others
    * (the address changed from redis to memcache or back) are drained. Returns how many moved.
    */
-  attach(pool: ServerPool): { moved: number; drained: ClientConn[] } {
+  attach(pool: ServerPool, tlsListen: boolean): { moved: number; drained: ClientConn[] } {
     const r: { moved: number; drained: ClientConn[] } = { moved: 0, drained: [] };
+    this.tls = tlsListen; // clients already connected keep the transport they have
     if (pool === this.pool) return r;
     const same = pool.protocol.redis === this.pool.protocol.redis;
     this.pool = pool;
@@ -121,16 +135,22 @@ export class Listener {
   }
 
   private accept(sock: net.Socket): void {
+    sock.on('error', () => {});
+    if (this.tls) this.acceptTls(sock);
+    else this.start(sock);
+  }
+
+  /** A client that has its transport (a plain socket, or a TLS socket past its handshake) joins the pool. */
+  private start(sock: net.Socket): void {
     const pool = this.pool;
     const cfg = pool.config;
-    sock.on('error', () => {});
     if (cfg.clientConnections > 0 && pool.clients.size >= cfg.clientConnections) {
       // Refuse with a reply the client can show, then close.
       sock.end(pool.protocol.redis ? '-ERR max number of clients reached\r\n' : 'SERVER_ERROR too many open connections\r\n');
       pool.stats.clientErr++;
       return;
     }
-    // Accepted paused: ClientConn moves the socket onto an `onread` reader before the first read.
+    // Accepted paused: ClientConn moves the socket onto an `onread` reader before the first read (TLS: read as a stream).
     const c = new ClientConn(pool, pool.protocol.newRequestReader(), sock, nextClientId++);
     const s = c.socket;
     if (this.addr.kind === 'tcp') {
@@ -145,6 +165,42 @@ export class Listener {
       this.clients.delete(c);
     });
     pool.onClientOpen(c);
+  }
+
+  /** tls_listen: the TLS handshake first, on this listener's TLS server for the pool's current settings. */
+  private acceptTls(raw: net.Socket): void {
+    const t = this.pool.clientTls;
+    if (t === null) {
+      raw.destroy(); // a reload left the pool without TLS settings for this address
+      return;
+    }
+    if (t !== this.tlsFrom || this.tlsServer === null) {
+      this.tlsFrom = t;
+      this.tlsServer = this.tlsServerFor(t);
+    }
+    this.tlsServer.emit('connection', raw);
+  }
+
+  private tlsServerFor(t: AcceptTls): tls.Server {
+    const srv = tls.createServer(t.options);
+    srv.on('secureConnection', (s: tls.TLSSocket) => {
+      if (this.server === null) {
+        s.destroy(); // the handshake ended after the listener closed (shutdown, or a reload removed the address)
+        return;
+      }
+      const why = verifyClient(s, t.authClients);
+      if (why !== null) {
+        this.pool.onClientTlsFailure(peerOf(s), why);
+        s.destroy();
+        return;
+      }
+      this.start(s);
+    });
+    srv.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
+      this.pool.onClientTlsFailure(peerOf(s), tlsFailureReason(err));
+      s.destroy();
+    });
+    return srv;
   }
 
   /**
@@ -166,4 +222,8 @@ export class Listener {
     for (const c of list) c.drain();
     return list;
   }
+}
+
+function peerOf(s: net.Socket): string {
+  return s.remoteAddress === undefined ? 'on a unix socket' : `${s.remoteAddress}:${s.remotePort ?? 0}`;
 }

@@ -35,7 +35,10 @@ export type ConfigErrorCode =
   | 'ESENTINELNOTREDIS' // sentinels: on a memcache pool
   | 'ESENTINELNAME' // a server without a name in a pool with sentinels: (its name is the Sentinel master name)
   | 'ENOSENTINELS' // sentinel_auth, read_policy, ... without sentinels:
-  | 'EBADPOLICY'; // read_policy: not one of the five
+  | 'EBADPOLICY' // read_policy: not one of the five
+  | 'EBADTLS' // a TLS file that cannot be read or used (names the file and why), a bad TLS version or cipher list
+  | 'ETLSPAIR' // a TLS key without the key that goes with it (tls_listen without a certificate, a key without its certificate, ...)
+  | 'EBADUSERS'; // client_users: not a list of {name, password, mode, key_prefixes}, a name twice, an unknown mode
 
 /**
  * message = `<file>: pool '<pool>': key '<key>': <reason> at line <n>`; the pool, key and line parts

@@ -14,9 +14,13 @@ import * as YAML from 'yaml';
 import { HASH_NAMES, type HashName } from '../route/hash/index';
 import { errCode, strerror } from '../util/errors';
 import { ConfigError, type ConfigErrorCode } from './errors';
+import { checkCaFile, checkCertificate, checkKeyPair, checkParams, parseProtocols, readTlsFile, tlsParams, TlsConfigError } from './tls';
 import {
   DISTRIBUTION_NAMES,
   READ_POLICIES,
+  TLS_AUTH_CLIENTS,
+  TLS_PROTOCOLS,
+  type ClientUserConfig,
   type Config,
   type DistributionName,
   type ListenAddr,
@@ -24,9 +28,28 @@ import {
   type ReadPolicy,
   type SentinelAddr,
   type ServerConfig,
+  type TlsFile,
 } from './types';
 
-type DirectiveType = 'listen' | 'hash' | 'hash_tag' | 'distribution' | 'number' | 'size' | 'bool' | 'string' | 'servers' | 'pool' | 'pools' | 'sentinels' | 'read_policy';
+type DirectiveType =
+  | 'listen'
+  | 'hash'
+  | 'hash_tag'
+  | 'distribution'
+  | 'number'
+  | 'size'
+  | 'bool'
+  | 'string'
+  | 'servers'
+  | 'pool'
+  | 'pools'
+  | 'sentinels'
+  | 'read_policy'
+  | 'tls_listen'
+  | 'file'
+  | 'tls_auth'
+  | 'protocols'
+  | 'users';
 
 interface Directive {
   type: DirectiveType;
@@ -75,6 +98,23 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['sentinel_user', { type: 'string', expect: 'an ACL user name of the sentinels (with sentinel_auth)' }],
   ['sentinel_refresh_interval', { type: 'number', expect: 'milliseconds between re-queries of the sentinels as decimal digits; 0 = events only' }],
   ['read_policy', { type: 'read_policy', expect: `one of: ${READ_POLICIES.join(', ')}` }],
+  // TLS and ACL (wave2 §5): names after redis.conf's tls-* directives
+  ['tls_listen', { type: 'tls_listen', expect: '"host:port" or "/path/to/socket [octal permissions]" for a TLS-only listener' }],
+  ['tls_cert_file', { type: 'file', expect: 'the path of a PEM certificate (chain)' }],
+  ['tls_key_file', { type: 'file', expect: 'the path of the PEM private key of tls_cert_file' }],
+  ['tls_ca_cert_file', { type: 'file', expect: 'the path of the PEM CA certificates that client certificates are checked against' }],
+  ['tls_auth_clients', { type: 'tls_auth', expect: `one of: ${TLS_AUTH_CLIENTS.join(', ')}` }],
+  ['tls_protocols', { type: 'protocols', expect: `TLS versions separated by spaces, from: ${TLS_PROTOCOLS.join(', ')}` }],
+  ['tls_ciphers', { type: 'string', expect: 'an OpenSSL cipher list for TLS 1.2' }],
+  ['tls_ciphersuites', { type: 'string', expect: 'an OpenSSL cipher suite list for TLS 1.3' }],
+  ['server_tls', { type: 'bool', expect: BOOL }],
+  ['server_tls_ca_cert_file', { type: 'file', expect: "the path of the PEM CA certificates that the servers' certificates are checked against" }],
+  ['server_tls_cert_file', { type: 'file', expect: 'the path of the PEM client certificate nutmeg presents to the servers' }],
+  ['server_tls_key_file', { type: 'file', expect: 'the path of the PEM private key of server_tls_cert_file' }],
+  ['server_tls_servername', { type: 'string', expect: "the name sent as SNI and checked in the servers' certificates" }],
+  ['server_tls_verify', { type: 'bool', expect: BOOL }],
+  ['redis_auth_user', { type: 'string', expect: 'a Redis 6 ACL user name' }],
+  ['client_users', { type: 'users', expect: "a list of users: '- {name: n, password: p, mode: read|write, key_prefixes: [\"a:\"]}'" }],
 ]);
 
 /** The keys that name other pools, in the order they are checked. */
@@ -144,43 +184,18 @@ export function parseConfigText(text: string, file: string): Config {
   return new Loader(text, file).load();
 }
 
-/** A pool being filled in; every field starts at twemproxy's default. */
-interface PoolDraft {
+/**
+ * A pool being filled in; every field starts at twemproxy's default (listen and servers: not seen yet). The
+ * Sentinel keys are read one by one and become PoolConfig.sentinel at the end.
+ */
+type PoolDraft = Omit<PoolConfig, 'name' | 'listen' | 'servers' | 'sentinel'> & {
   listen: ListenAddr | null;
-  hash: HashName;
-  hashTag: Buffer | null;
-  distribution: DistributionName;
-  timeout: number;
-  backlog: number;
-  clientConnections: number;
-  redis: boolean;
-  redisAuth: string | null;
-  redisDb: number;
-  tcpkeepalive: boolean;
-  reuseport: boolean;
-  preconnect: boolean;
-  autoEjectHosts: boolean;
-  serverConnections: number;
-  serverRetryTimeout: number;
-  serverFailureLimit: number;
-  clientBufferLimit: number;
-  transactionMaxCommands: number;
-  serverPrivateConnections: number;
-  redisDatabases: number;
-  redisAdminCommands: boolean;
-  pubsubClientBuffer: number;
-  failover: string | null;
-  failoverExptime: number;
-  mirrorTo: string[];
-  warmupFrom: string | null;
-  warmupExptime: number;
   servers: ServerConfig[] | null;
   sentinels: SentinelAddr[] | null;
   sentinelAuth: string | null;
   sentinelUser: string | null;
   sentinelRefresh: number;
-  readPolicy: ReadPolicy;
-}
+};
 
 function newDraft(): PoolDraft {
   return {
@@ -212,6 +227,22 @@ function newDraft(): PoolDraft {
     mirrorTo: [],
     warmupFrom: null,
     warmupExptime: DEFAULT_WARMUP_EXPTIME,
+    tlsListen: null,
+    tlsCertFile: null,
+    tlsKeyFile: null,
+    tlsCaCertFile: null,
+    tlsAuthClients: 'no',
+    tlsProtocols: ['TLSv1.2', 'TLSv1.3'],
+    tlsCiphers: null,
+    tlsCiphersuites: null,
+    serverTls: false,
+    serverTlsCaCertFile: null,
+    serverTlsCertFile: null,
+    serverTlsKeyFile: null,
+    serverTlsServername: null,
+    serverTlsVerify: true,
+    redisAuthUser: null,
+    clientUsers: null,
     servers: null,
     sentinels: null,
     sentinelAuth: null,
@@ -268,16 +299,21 @@ class Loader {
     }
 
     // Two pools cannot listen on the same address (twemproxy compares the text; we also catch 0.0.0.0:22121 vs 0.0.0.0:022121).
-    const seen = new Map<string, PoolConfig>();
+    const seen = new Map<string, { pool: PoolConfig; text: string; key: string }>();
     for (const p of pools) {
-      if (p.listen.kind === 'none') continue;
-      const k = listenKey(p.listen);
-      const other = seen.get(k);
-      if (other !== undefined) {
-        const same = other.listen.text === p.listen.text ? '' : ` ('${other.listen.text}')`;
-        this.fail('EDUPLISTEN', p.name, 'listen', null, `'${p.listen.text}' is already the listen address of pool '${other.name}'${same}`);
+      const addrs: [string, ListenAddr][] = [['listen', p.listen]];
+      if (p.tlsListen !== null) addrs.push(['tls_listen', p.tlsListen]);
+      for (const [key, l] of addrs) {
+        if (l.kind === 'none') continue;
+        const k = listenKey(l);
+        const other = seen.get(k);
+        if (other !== undefined) {
+          const same = other.text === l.text ? '' : ` ('${other.text}')`;
+          const whose = other.pool === p ? `the ${other.key} address of this pool` : `already the ${other.key === 'listen' ? 'listen' : 'tls_listen'} address of pool '${other.pool.name}'`;
+          this.fail('EDUPLISTEN', p.name, key, null, `'${l.text}' is ${whose}${same}`);
+        }
+        seen.set(k, { pool: p, text: l.text, key });
       }
-      seen.set(k, p);
     }
     this.checkPoolRefs(pools);
 
@@ -355,6 +391,10 @@ class Loader {
       }
       if (dir.type === 'sentinels') {
         d.sentinels = this.sentinels(name, item, at);
+        continue;
+      }
+      if (dir.type === 'users') {
+        d.clientUsers = this.users(name, key, dir, item, at);
         continue;
       }
       const v = this.scalar(name, key, dir, item, at);
@@ -460,9 +500,63 @@ class Loader {
         case 'read_policy':
           d.readPolicy = this.readPolicy(name, v, vAt);
           break;
+        case 'tls_listen': {
+          const l = this.listen(name, v, vAt, key);
+          if (l.kind === 'none') this.bad('EBADLISTEN', name, key, vAt, "'none' is not a TLS listen address (leave the key out)", dir);
+          d.tlsListen = l;
+          break;
+        }
+        case 'tls_cert_file':
+          d.tlsCertFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'tls_key_file':
+          d.tlsKeyFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'tls_ca_cert_file':
+          d.tlsCaCertFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'tls_auth_clients': {
+          const a = TLS_AUTH_CLIENTS.find((x) => x === v);
+          d.tlsAuthClients = a ?? this.bad('EBADTLS', name, key, vAt, `'${v}' is not a valid value`, dir);
+          break;
+        }
+        case 'tls_protocols':
+          d.tlsProtocols = this.tls(name, key, vAt, () => parseProtocols(v));
+          break;
+        case 'tls_ciphers':
+          d.tlsCiphers = v;
+          break;
+        case 'tls_ciphersuites':
+          d.tlsCiphersuites = v;
+          break;
+        case 'server_tls':
+          d.serverTls = this.bool(name, key, v, vAt);
+          break;
+        case 'server_tls_ca_cert_file':
+          d.serverTlsCaCertFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'server_tls_cert_file':
+          d.serverTlsCertFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'server_tls_key_file':
+          d.serverTlsKeyFile = this.tlsFile(name, key, v, vAt);
+          break;
+        case 'server_tls_servername':
+          if (/\s/.test(v)) this.bad('EBADTLS', name, key, vAt, `'${v}' is not a host name (it has a space)`, dir);
+          d.serverTlsServername = v;
+          break;
+        case 'server_tls_verify':
+          d.serverTlsVerify = this.bool(name, key, v, vAt);
+          break;
+        case 'redis_auth_user':
+          if (/\s/.test(v)) this.bad('EBADUSERS', name, key, vAt, `'${v}' is not a user name (it has a space)`, dir);
+          d.redisAuthUser = v;
+          break;
       }
     }
 
+    // tls_listen may replace the plain listener (a TLS-only pool).
+    if (d.listen === null && d.tlsListen !== null) d.listen = { kind: 'none', text: 'none' };
     if (d.listen === null) this.fail('EMISSING', name, 'listen', keyOffset, 'missing (every pool needs one, e.g. listen: 127.0.0.1:22121)');
     if (d.servers === null) this.fail('ENOSERVERS', name, 'servers', keyOffset, "missing (every pool needs a list of servers, e.g. '- 127.0.0.1:6379:1')");
     if (d.redisDatabases > 1 && !d.redis) {
@@ -473,6 +567,8 @@ class Loader {
       const at = keyLine.get('redis_auth') ?? null;
       throw new ConfigError('EAUTHNOTREDIS', this.file, name, 'redis_auth', at, "only valid in a redis pool (this pool has no 'redis: true')");
     }
+    this.checkTls(name, d, keyLine);
+    this.checkAcl(name, d, keyLine);
     if (d.redis) {
       for (const key of POOL_REF_KEYS) {
         const at = keyLine.get(key);
@@ -480,41 +576,133 @@ class Loader {
       }
     }
     this.checkSentinel(name, d, keyLine);
+    const { sentinels, sentinelAuth, sentinelUser, sentinelRefresh, ...rest } = d;
     return {
+      ...rest,
       name,
       listen: d.listen,
-      hash: d.hash,
-      hashTag: d.hashTag,
-      distribution: d.distribution,
-      timeout: d.timeout,
-      backlog: d.backlog,
-      clientConnections: d.clientConnections,
-      redis: d.redis,
-      redisAuth: d.redisAuth,
-      redisDb: d.redisDb,
-      tcpkeepalive: d.tcpkeepalive,
-      reuseport: d.reuseport,
-      preconnect: d.preconnect,
-      autoEjectHosts: d.autoEjectHosts,
-      serverConnections: d.serverConnections,
-      serverRetryTimeout: d.serverRetryTimeout,
-      serverFailureLimit: d.serverFailureLimit,
-      clientBufferLimit: d.clientBufferLimit,
-      transactionMaxCommands: d.transactionMaxCommands,
-      serverPrivateConnections: d.serverPrivateConnections,
-      redisDatabases: d.redisDatabases,
-      redisAdminCommands: d.redisAdminCommands,
-      pubsubClientBuffer: d.pubsubClientBuffer,
-      failover: d.failover,
-      failoverExptime: d.failoverExptime,
-      mirrorTo: d.mirrorTo,
-      warmupFrom: d.warmupFrom,
-      warmupExptime: d.warmupExptime,
-      sentinel:
-        d.sentinels === null ? null : { addrs: d.sentinels, auth: d.sentinelAuth, user: d.sentinelUser, refreshInterval: d.sentinelRefresh },
-      readPolicy: d.readPolicy,
       servers: d.servers,
+      sentinel: sentinels === null ? null : { addrs: sentinels, auth: sentinelAuth, user: sentinelUser, refreshInterval: sentinelRefresh },
     };
+  }
+
+  /** A TLS file, read now (every reload reads it again): unreadable is an error naming the file. */
+  private tlsFile(pool: string, key: string, v: string, at: number | null): TlsFile {
+    return this.tls(pool, key, at, () => readTlsFile(v));
+  }
+
+  /** Runs a TLS check; its TlsConfigError becomes this key's ConfigError. */
+  private tls<T>(pool: string, key: string, at: number | null, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof TlsConfigError) this.fail('EBADTLS', pool, key, at, e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * The TLS keys of a pool fit together: a TLS listener has a certificate and its key (valid now), a CA when client
+   * certificates are asked for; server-side files only with server_tls; OpenSSL takes the versions and ciphers.
+   */
+  private checkTls(pool: string, d: PoolDraft, keyLine: Map<string, number>): void {
+    const at = (key: string): number | null => keyLine.get(key) ?? null;
+    const need = (key: string, why: string): never => {
+      throw new ConfigError('ETLSPAIR', this.file, pool, key, at(key), why);
+    };
+    // tls() takes an offset; these checks come after the pool was read, so they carry the key's line instead.
+    const check = <T>(key: string, f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof TlsConfigError) throw new ConfigError('EBADTLS', this.file, pool, key, at(key), e.message);
+        throw e;
+      }
+    };
+    if (d.tlsListen !== null) {
+      const certFile = d.tlsCertFile;
+      const keyFile = d.tlsKeyFile;
+      if (certFile === null) return need('tls_listen', 'needs tls_cert_file and tls_key_file (the certificate the listener presents)');
+      if (keyFile === null) return need('tls_listen', 'needs tls_key_file (the private key of tls_cert_file)');
+      if (d.tlsAuthClients !== 'no' && d.tlsCaCertFile === null) need('tls_auth_clients', `'${d.tlsAuthClients}' needs tls_ca_cert_file (the CA client certificates are checked against)`);
+      const cert = check('tls_cert_file', () => checkCertificate(certFile));
+      check('tls_key_file', () => checkKeyPair(keyFile, cert, certFile));
+      const ca = d.tlsCaCertFile;
+      if (ca !== null) check('tls_ca_cert_file', () => checkCaFile(ca));
+    } else {
+      for (const key of ['tls_cert_file', 'tls_key_file', 'tls_ca_cert_file', 'tls_auth_clients']) {
+        if (keyLine.has(key)) need(key, 'only used with tls_listen (the pool has no TLS listener)');
+      }
+    }
+    if (d.serverTls) {
+      const sc = d.serverTlsCertFile;
+      const sk = d.serverTlsKeyFile;
+      if (sc !== null && sk === null) need('server_tls_cert_file', 'needs server_tls_key_file (its private key)');
+      if (sk !== null && sc === null) need('server_tls_key_file', 'needs server_tls_cert_file (the certificate it belongs to)');
+      if (sc !== null && sk !== null) {
+        const cert = check('server_tls_cert_file', () => checkCertificate(sc));
+        check('server_tls_key_file', () => checkKeyPair(sk, cert, sc));
+      }
+      const ca = d.serverTlsCaCertFile;
+      if (ca !== null) check('server_tls_ca_cert_file', () => checkCaFile(ca));
+      if (d.serverTlsVerify && d.serverTlsServername === null && (d.servers ?? []).some((s) => s.unixPath !== null)) {
+        need('server_tls', 'a unix socket server has no host name to check its certificate against: set server_tls_servername (or server_tls_verify: false)');
+      }
+    } else {
+      for (const key of ['server_tls_ca_cert_file', 'server_tls_cert_file', 'server_tls_key_file', 'server_tls_servername', 'server_tls_verify']) {
+        if (keyLine.has(key)) need(key, 'only used with server_tls: true');
+      }
+    }
+    const key = keyLine.has('tls_ciphers') ? 'tls_ciphers' : keyLine.has('tls_ciphersuites') ? 'tls_ciphersuites' : 'tls_protocols';
+    check(key, () => checkParams(tlsParams(d.tlsProtocols, d.tlsCiphers, d.tlsCiphersuites)));
+  }
+
+  /** redis_auth_user goes with redis_auth; ACL keys only in a redis pool. */
+  private checkAcl(pool: string, d: PoolDraft, keyLine: Map<string, number>): void {
+    for (const key of ['redis_auth_user', 'client_users']) {
+      if (keyLine.has(key) && !d.redis) throw new ConfigError('EAUTHNOTREDIS', this.file, pool, key, keyLine.get(key) ?? null, "only valid in a redis pool (this pool has no 'redis: true')");
+    }
+    if (d.redisAuthUser !== null && d.redisAuth === null) {
+      throw new ConfigError('ETLSPAIR', this.file, pool, 'redis_auth_user', keyLine.get('redis_auth_user') ?? null, 'needs redis_auth (the password sent with the user name)');
+    }
+  }
+
+  /** client_users: a list of {name, password, mode, key_prefixes} mappings (flow or block style). */
+  private users(pool: string, key: string, dir: Directive, item: YAML.Pair<unknown, unknown>, keyAt: number | null): ClientUserConfig[] {
+    const v = item.value;
+    const bad = (at: number | null, why: string): never => this.fail('EBADUSERS', pool, key, at ?? keyAt, `${why} (expected ${dir.expect})`);
+    if (!YAML.isSeq(v) || v.items.length === 0) return bad(offsetOf(v), `got ${describe(v)}`);
+    const out: ClientUserConfig[] = [];
+    for (const entry of v.items) {
+      const at = offsetOf(entry);
+      if (!YAML.isMap(entry)) return bad(at, `a user must be a mapping, got ${describe(entry)}`);
+      const u: { name: string | null; password: string | null; mode: 'read' | 'write'; keyPrefixes: string[] } = { name: null, password: null, mode: 'write', keyPrefixes: [] };
+      for (const f of entry.items) {
+        const fk = scalarString(f.key);
+        const fAt = offsetOf(f.value) ?? offsetOf(f.key) ?? at;
+        if (fk === 'key_prefixes') {
+          const list = YAML.isSeq(f.value) ? f.value.items : [f.value];
+          for (const x of list) {
+            if (!YAML.isScalar(x) || typeof x.value !== 'string' || x.value === '') return bad(offsetOf(x) ?? fAt, `key_prefixes: expected prefixes, got ${describe(x)}`);
+            u.keyPrefixes.push(x.value);
+          }
+          continue;
+        }
+        const fv = scalarString(f.value);
+        if (fv === null) return bad(fAt, `'${fk ?? '?'}' has no value`);
+        if (fk === 'name') u.name = fv;
+        else if (fk === 'password') u.password = fv;
+        else if (fk === 'mode') {
+          if (fv !== 'read' && fv !== 'write') return bad(fAt, `mode '${fv}' is not read or write`);
+          u.mode = fv;
+        } else return bad(offsetOf(f.key) ?? at, `'${fk ?? '?'}' is not a user field (name, password, mode, key_prefixes)`);
+      }
+      if (u.name === null || u.password === null) return bad(at, 'every user needs a name and a password');
+      if (/\s/.test(u.name)) return bad(at, `user name '${u.name}' has a space`);
+      if (out.some((x) => x.name === u.name)) return bad(at, `user '${u.name}' is listed twice`);
+      out.push({ name: u.name, password: u.password, mode: u.mode, keyPrefixes: u.keyPrefixes });
+    }
+    return out;
   }
 
   /**
@@ -667,8 +855,7 @@ class Loader {
     return { name, host: unbracket(host), port, unixPath: null, weight, text: entry };
   }
 
-  private listen(pool: string, v: string, at: number | null): ListenAddr {
-    const key = 'listen';
+  private listen(pool: string, v: string, at: number | null, key = 'listen'): ListenAddr {
     if (v === 'none') return { kind: 'none', text: 'none' };
     if (v.charCodeAt(0) === 0x2f) {
       const sp = v.lastIndexOf(' ');
@@ -798,6 +985,8 @@ class Loader {
       const key = keyPair === null ? null : scalarString(keyPair.key);
       // `mirror_to: [a, b]` as the spec writes it: the list itself, not something nested in it.
       if (t.type === 'flow-seq-start' && key === 'mirror_to' && keyPair !== null && offsetOf(keyPair.value) === t.offset) continue;
+      // client_users may be written as the spec writes it: '- {name: r, password: p, key_prefixes: ["app:"]}'.
+      if ((t.type === 'flow-seq-start' || t.type === 'flow-map-start') && key === 'client_users') continue;
       const explain = DISALLOWED_TOKENS.get(t.type);
       const reason = explain === undefined ? `'${t.source}' is not allowed` : explain(t.source);
       this.fail('EYAMLFEATURE', pool, pool === null ? null : key, t.offset, reason);

@@ -56,9 +56,57 @@ export interface SentinelConfig {
   refreshInterval: number;
 }
 
+/** A certificate, key or CA file as read (at start and at every reload: rotation without a restart). */
+export interface TlsFile {
+  path: string;
+  pem: Buffer;
+}
+
+/** tls_auth_clients, as redis.conf's tls-auth-clients: client certificates required, checked when given, or not asked for. */
+export type TlsAuthClients = 'no' | 'optional' | 'yes';
+export const TLS_AUTH_CLIENTS: readonly TlsAuthClients[] = ['no', 'optional', 'yes'];
+
+/** tls_protocols: the TLS versions nutmeg speaks on both sides (TLS 1.2+ only). */
+export type TlsProtocol = 'TLSv1.2' | 'TLSv1.3';
+export const TLS_PROTOCOLS: readonly TlsProtocol[] = ['TLSv1.2', 'TLSv1.3'];
+
+/** One `client_users` entry: a proxy-side user (predixy-like); `read` users may run only reads. */
+export interface ClientUserConfig {
+  name: string;
+  password: string;
+  mode: 'read' | 'write';
+  /** Every key argument must start with one of these; empty = any key. */
+  keyPrefixes: string[];
+}
+
 export interface PoolConfig {
   name: string;
   listen: ListenAddr;
+  /** A second, TLS-only listener of the pool (like redis.conf's tls-port beside port); null = none. */
+  tlsListen: BoundAddr | null;
+  tlsCertFile: TlsFile | null;
+  tlsKeyFile: TlsFile | null;
+  tlsCaCertFile: TlsFile | null;
+  tlsAuthClients: TlsAuthClients;
+  tlsProtocols: TlsProtocol[];
+  /** TLS 1.2 cipher list (OpenSSL syntax), null = Node's default. */
+  tlsCiphers: string | null;
+  /** TLS 1.3 cipher suites (OpenSSL syntax), null = Node's default. */
+  tlsCiphersuites: string | null;
+  /** Server connections speak TLS. */
+  serverTls: boolean;
+  /** CA for the servers' certificates; null = the system CAs. */
+  serverTlsCaCertFile: TlsFile | null;
+  /** Client certificate (mTLS) nutmeg presents to servers, with its key; null = none. */
+  serverTlsCertFile: TlsFile | null;
+  serverTlsKeyFile: TlsFile | null;
+  /** SNI and the name checked in the servers' certificates; null = each server's host. */
+  serverTlsServername: string | null;
+  serverTlsVerify: boolean;
+  /** Redis 6 ACL user sent with redis_auth (`AUTH user pass`); null = `AUTH pass`. */
+  redisAuthUser: string | null;
+  /** Proxy-side users; when set they replace redis_auth for clients. null = none. */
+  clientUsers: ClientUserConfig[] | null;
   hash: HashName;
   hashTag: Buffer | null;
   distribution: DistributionName;
@@ -107,4 +155,12 @@ export interface PoolConfig {
 export interface Config {
   file: string;
   pools: PoolConfig[]; // sorted by pool name, same rule
+}
+
+/** The addresses a pool listens on: `listen` (plain) and `tls_listen` (TLS), each when set. */
+export function listenAddrs(pc: PoolConfig): { addr: BoundAddr; tls: boolean }[] {
+  const out: { addr: BoundAddr; tls: boolean }[] = [];
+  if (pc.listen.kind !== 'none') out.push({ addr: pc.listen, tls: false });
+  if (pc.tlsListen !== null) out.push({ addr: pc.tlsListen, tls: true });
+  return out;
 }

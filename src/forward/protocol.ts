@@ -10,6 +10,7 @@ import type { ParseStatus } from '../protocol/parse';
 import type { PoolConfig } from '../config/types';
 import type { PoolStats } from '../stats/counters';
 import type { Msg, MsgOwner } from './msg';
+import type { AclUser, PoolAuth } from './redis-acl';
 
 /** A backend as the forwarding code sees it: where a request or fragment is queued (server/backend implements it). */
 export interface Target {
@@ -104,8 +105,8 @@ export interface Forwarder {
   readonly routes: PoolRoutes | null;
   /** Removed by a reload: a route that still holds it sends nothing more to it. */
   readonly removed: boolean;
-  /** redis_auth as bytes, compared with client AUTH arguments. */
-  readonly authBuf: Buffer | null;
+  /** Client authentication (redis_auth or client_users), or null: clients need no AUTH. */
+  readonly auth: PoolAuth | null;
   readonly clientCount: number;
   /** The routing table in force now. */
   table(): RouteView;
@@ -139,6 +140,8 @@ export interface Session extends MsgOwner {
   readonly id: number;
   /** Per-connection protocol state (redis AUTH, CLIENT SETNAME). */
   authed: boolean;
+  /** Who the client logged in as (null: not logged in, or the pool asks for no AUTH); restricted users are checked per command. */
+  user: AclUser | null;
   name: Buffer | null;
   /** Where this client's requests go now: a reload that moves the client's listener moves this too. */
   readonly forwarder: Forwarder;

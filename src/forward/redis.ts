@@ -24,6 +24,7 @@ import {
 import { COMMANDS, checkArity, lookupSubcommand, CmdKind, CmdFlag, MergeKind, type CommandRow } from '../protocol/redis/commands';
 import { findKeys, sortKeys } from '../protocol/redis/keys';
 import { rememberScript, scriptBody, evalFromEvalsha } from './redis-scripts';
+import { aclDenied, WRONGPASS } from './redis-acl';
 import { Subscriptions, hubOf, CHANNEL, PATTERN, SHARD } from './redis-pubsub';
 import { mergeBroadcast, mergeScan, decodeCursor, withArg1, ERR_INVALID_CURSOR } from './redis-keyspace';
 import {
@@ -178,9 +179,12 @@ class RedisRequestReader implements RequestReader {
     if (!client.authed && row.name !== 'auth' && row.name !== 'quit' && row.name !== 'hello') {
       return local(msg, NOAUTH);
     }
+    const user = client.user;
     if (row.kind === CmdKind.CONTAINER) {
       if (narg === 1) {
         // Only COMMAND may come alone (the others' arity asks for a subcommand).
+        const deny = user !== null && user.restricted ? aclDenied(user, row, buf, p.args, narg) : null;
+        if (deny !== null) return this.reject(msg, deny);
         fw.forward(msg, PLACEHOLDER, 0, PLACEHOLDER.length);
         return;
       }
@@ -192,6 +196,11 @@ class RedisRequestReader implements RequestReader {
       row = COMMANDS[cmd]!;
       msg.cmd = cmd;
       if (!checkArity(cmd, narg)) return this.reject(msg, errorReply(`ERR wrong number of arguments for '${row.name}' command`));
+    }
+    if (user !== null && user.restricted) {
+      // client_users: mode and key prefixes, before anything else is done with the command (Redis's order; in MULTI it dooms the EXEC).
+      const deny = aclDenied(user, row, buf, p.args, narg);
+      if (deny !== null) return this.reject(msg, deny);
     }
     if (this.subs !== null && this.subs.active && !SUBSCRIBED_OK.has(row.name)) {
       return local(msg, errorReply(`ERR Can't execute '${row.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`));
@@ -599,14 +608,11 @@ class RedisRequestReader implements RequestReader {
         client.quit(msg);
         return;
       case 'auth': {
-        // AUTH <password> or AUTH default <password>: one password per pool.
+        // AUTH <password> | AUTH <user> <password> (forward/redis-acl.ts)
         if (narg > 3) return local(msg, errorReply('ERR syntax error'));
         const i = narg === 2 ? 0 : 2;
-        if (narg === 3 && !equalsLower(buf, p.args[0] as number, p.args[1] as number, 'default')) {
-          client.authed = fw.config.redisAuth === null;
-          return local(msg, errorReply('WRONGPASS invalid username-password pair or user is disabled.'));
-        }
-        return local(msg, this.auth(client, fw, buf, p.args[i] as number, p.args[i + 1] as number));
+        const user = narg === 2 ? null : buf.toString('utf8', p.args[0] as number, p.args[1] as number);
+        return local(msg, this.auth(client, fw, user, buf, p.args[i] as number, p.args[i + 1] as number));
       }
       case 'select': {
         // redis_databases 1: the one database is redis_db. More: 0..N-1, each client its own, on server
@@ -660,15 +666,18 @@ class RedisRequestReader implements RequestReader {
     }
   }
 
-  private auth(client: Session, fw: Forwarder, buf: Buffer, s: number, e: number): Buffer {
-    const want = fw.authBuf;
-    if (want === null) return NO_PASSWORD;
-    if (rangeEquals(buf, s, e, want, 0, want.length)) {
-      client.authed = true;
-      return OK_REPLY;
-    }
-    client.authed = false;
-    return BAD_PASSWORD;
+  /**
+   * Log in as `user` (null: the one-argument AUTH). Without redis_auth or client_users, AUTH is refused as twemproxy
+   * refuses it; the one-argument form against redis_auth keeps twemproxy's texts, every other refusal is Redis's WRONGPASS.
+   */
+  private auth(client: Session, fw: Forwarder, user: string | null, buf: Buffer, s: number, e: number): Buffer {
+    const a = fw.auth;
+    if (a === null) return user === null || user === 'default' ? NO_PASSWORD : WRONGPASS;
+    const u = a.login(user, buf.subarray(s, e));
+    client.authed = u !== null;
+    client.user = u;
+    if (u !== null) return OK_REPLY;
+    return user === null && !a.usersMode ? BAD_PASSWORD : WRONGPASS;
   }
 
   /** HELLO [2 [AUTH user pass] [SETNAME name]]: RESP2 only; RESP3 is refused as Redis refuses unknown versions. */
@@ -683,7 +692,8 @@ class RedisRequestReader implements RequestReader {
       const s = p.args[2 * (i - 1)] as number;
       const e = p.args[2 * (i - 1) + 1] as number;
       if (equalsLower(buf, s, e, 'auth') && i + 2 < narg) {
-        const r = this.auth(client, fw, buf, p.args[2 * (i + 1)] as number, p.args[2 * (i + 1) + 1] as number);
+        const user = buf.toString('utf8', p.args[2 * i] as number, p.args[2 * i + 1] as number);
+        const r = this.auth(client, fw, user, buf, p.args[2 * (i + 1)] as number, p.args[2 * (i + 1) + 1] as number);
         if (r !== OK_REPLY) return local(msg, r);
         i += 2;
       } else if (equalsLower(buf, s, e, 'setname') && i + 1 < narg) {
@@ -996,8 +1006,9 @@ export const redisProtocol: Protocol = {
   handshake(cfg, db) {
     const out: Buffer[] = [];
     if (cfg.redisAuth !== null) {
-      const pw = Buffer.from(cfg.redisAuth);
-      out.push(Buffer.concat([Buffer.from(`*2\r\n$4\r\nAUTH\r\n$${pw.length}\r\n`), pw, Buffer.from('\r\n')]));
+      // AUTH [user] pass: redis_auth_user makes it a Redis 6 ACL login
+      const args = cfg.redisAuthUser === null ? [cfg.redisAuth] : [cfg.redisAuthUser, cfg.redisAuth];
+      out.push(Buffer.concat([Buffer.from(`*${args.length + 1}\r\n$4\r\nAUTH\r\n`), ...args.map((a) => bulkReply(a))]));
     }
     if (db > 0) {
       const d = String(db);

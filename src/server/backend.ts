@@ -20,6 +20,7 @@ import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
 import type { Completer, ReplyReader, Target } from '../forward/protocol';
 import { requestBytes, type Msg } from '../forward/msg';
+import type { DialTls } from '../util/transport';
 
 /** What a backend needs from its pool: settings in force now, and where its events go. */
 export interface BackendHost {
@@ -36,6 +37,9 @@ export interface BackendHost {
   onHandshakeError(b: Backend, name: string, text: string): void;
   /** `-READONLY` from b: true when the host took msg to send it again (a pool that follows failovers). */
   onReadonly(b: Backend, msg: Msg): boolean;
+  /** server_tls settings in force (null: plain). */
+  readonly serverTls: DialTls | null;
+  onTlsFailure(b: Backend, reason: string): void;
 }
 
 const NO_REPLICAS: readonly Backend[] = [];
@@ -96,6 +100,14 @@ export class Backend implements Target, ConnOwner {
 
   get timeout(): number {
     return this.host.timeout;
+  }
+
+  get tls(): DialTls | null {
+    return this.host.serverTls;
+  }
+
+  onTlsFailure(reason: string): void {
+    this.host.onTlsFailure(this, reason);
   }
 
   /** The live connections (not the retired ones). */

@@ -25,11 +25,12 @@
 //     of completing. That runs inside onData, and may take back this connection's unsent tail and retire it;
 //     it never touches a request awaiting a reply here, so the pairing of the replies still in `buf` holds.
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { Ring } from '../util/ring';
 import { Outbox } from '../util/outbox';
 import { Input } from '../util/input';
 import { onreadOption } from '../util/socket';
+import { dial, readyEvent, tlsFailureReason, type DialTls } from '../util/transport';
 import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts, type ServerStats } from '../stats/counters';
@@ -74,6 +75,10 @@ export interface ConnOwner {
   redirect(conn: ServerConn, msg: Msg): boolean;
   /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
   onHandshakeError(name: string, text: string): void;
+  /** server_tls: how new connections speak TLS now (null: plain). Read at each connect. */
+  readonly tls: DialTls | null;
+  /** The TLS handshake of a new connection failed (`reason` for the log). */
+  onTlsFailure(reason: string): void;
   /** A connection retired by a reload or a move emptied its FIFO and closed. */
   onRetired(conn: ServerConn): void;
 }
@@ -123,6 +128,8 @@ export class ServerConn {
    * socket would run the client's EXEC without its WATCH); requests queued on it fail at once.
    */
   lost = false;
+  /** TLS: the TCP connection is up but the TLS handshake is not done (a failure now is a handshake failure). */
+  private tlsPending = false;
 
   constructor(owner: ConnOwner, endpoint: Endpoint, db = -1) {
     this.owner = owner;
@@ -192,8 +199,10 @@ export class ServerConn {
     const onread = onreadOption((chunk: Buffer) => {
       if (gen === this.gen) this.onData(chunk);
     }, this.input);
-    const sock = ep.unixPath !== null ? net.connect({ path: ep.unixPath, onread }) : net.connect({ host: ep.host, port: ep.port, onread });
+    const t = owner.tls;
+    const sock = dial(ep, t, onread);
     this.socket = sock;
+    this.tlsPending = false;
     this.out.socket = sock;
     this.out.ready = false;
     connCounts.total++;
@@ -218,14 +227,29 @@ export class ServerConn {
       this.inflightBytes += b.length;
       this.out.push(b);
     }
-    sock.on('connect', () => this.onConnect());
-    sock.on('error', (err: Error) => this.fail(errCode(err)));
-    sock.on('end', () => this.fail('EOF'));
-    sock.on('close', () => this.fail('ECONNRESET'));
+    if (t !== null) sock.once('connect', () => (this.tlsPending = true));
+    sock.on(readyEvent(t), () => this.onConnect());
+    sock.on('error', (err: Error) => this.onError(err));
+    sock.on('end', () => (this.tlsPending ? this.onError(new Error('the server closed the connection during the TLS handshake')) : this.fail('EOF')));
+    sock.on('close', () => (this.tlsPending ? this.onError(new Error('the connection closed during the TLS handshake')) : this.fail('ECONNRESET')));
+  }
+
+  private onError(err: Error): void {
+    if (this.socket === null) return;
+    // With TLS 1.3 a server that refuses our certificate says so (an alert) just after our side finished the handshake.
+    if (this.tlsPending || (this.state === State.CONNECTED && /^ERR_(SSL|TLS)_/.test(errCode(err)))) {
+      // The server refused us or we refused it (wrong CA, expired, wrong name, no client certificate, not TLS).
+      this.tlsPending = false;
+      this.owner.onTlsFailure(tlsFailureReason(err));
+      this.fail('ETLS');
+      return;
+    }
+    this.fail(errCode(err));
   }
 
   private onConnect(): void {
     if (this.socket === null) return;
+    this.tlsPending = false;
     this.state = State.CONNECTED;
     this.owner.stats.serverConnections++;
     this.owner.onConnected();
@@ -479,6 +503,7 @@ export class ServerConn {
     connCounts.current--;
     if (this.state === State.CONNECTED) this.owner.stats.serverConnections--;
     this.state = State.IDLE;
+    this.tlsPending = false;
     this.reader.reset();
     this.input.clear();
     this.unsent = 0;

@@ -20,7 +20,9 @@ import type { Completer, Forwarder, Lease, PoolRoutes, Protocol, PushChannel, Pu
 import { SubscriberConn } from './subscriber';
 import { ServerConn } from './conn';
 import { onTick } from '../util/clock';
-import { log } from '../util/log';
+import { log, warnLimited } from '../util/log';
+import { acceptTlsOf, dialTlsOf, type AcceptTls, type DialTls } from '../util/transport';
+import { PoolAuth } from '../forward/redis-acl';
 
 /** A client connection as the pool sees it (client/conn implements it). */
 export interface PoolClient {
@@ -32,6 +34,8 @@ export interface PoolClient {
   drain(): void;
   /** Close now, with a FIN. */
   endNow(): void;
+  /** A reload changed the pool's client authentication: stay logged in only as a user that still exists, same password. */
+  revalidate(): void;
 }
 
 /** A followed server's state (pools with sentinels: server/sentinel-pool.ts), for the stats. */
@@ -62,8 +66,12 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   config: PoolConfig;
   readonly protocol: Protocol;
   readonly stats = new PoolStats();
-  /** redis_auth as bytes, compared with client AUTH arguments. */
-  authBuf: Buffer | null = null;
+  /** Client authentication (redis_auth, client_users); null: clients need no AUTH. */
+  auth: PoolAuth | null = null;
+  /** server_tls: how server connections speak TLS (null: plain). Kept across a reload that changes none of its settings. */
+  serverTls: DialTls | null = null;
+  /** tls_listen: how the TLS listener treats clients (null: no TLS listener). Read by the listener at each accept. */
+  clientTls: AcceptTls | null = null;
   /** The pool database's handshake, and other databases' (redis_databases > 1), made on demand. */
   private handshake: Handshake = { bytes: [], names: [] };
   private dbHandshakes = new Map<number, Handshake>();
@@ -183,7 +191,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   openChannel(target: Target, sink: PushSink): PushChannel {
     const b = target as Backend;
     // AUTH only: subscriptions are the same in every database
-    const c = new SubscriberConn(b, this.handshakeFor(0).bytes, sink);
+    const c = new SubscriberConn(b, this.serverTls, this.handshakeFor(0).bytes, sink, (why) => this.onTlsFailure(b, why));
     b.channels.add(c);
     c.onClose = () => b.channels.delete(c);
     return c;
@@ -263,6 +271,17 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   /** A pool of fixed addresses relays `-READONLY` (server/sentinel-pool.ts follows the new master instead). */
   onReadonly(_b: Backend, _msg: Msg): boolean {
     return false;
+  }
+
+  onTlsFailure(b: Backend, reason: string): void {
+    this.stats.serverTlsFailures++;
+    warnLimited('server-tls', `pool '${this.config.name}': TLS handshake with server '${b.name}' (${b.endpoint.address}) failed: ${reason}`);
+  }
+
+  /** A client of the TLS listener failed its handshake (or sent a certificate that does not verify). */
+  onClientTlsFailure(peer: string, reason: string): void {
+    this.stats.clientTlsFailures++;
+    warnLimited('client-tls', `pool '${this.config.name}': TLS handshake with client ${peer} failed: ${reason}`);
   }
 
   onHandshakeError(b: Backend, name: string, text: string): void {
@@ -347,11 +366,15 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
    */
   reconfigure(config: PoolConfig, drainMs: number): ServerChanges {
     const oldHandshake = this.handshake.bytes;
+    const oldTls = this.serverTls;
+    const oldAuth = this.auth;
     const oldConns = this.config.serverConnections;
     this.config = config;
     this.drainMs = drainMs;
     this.applySettings(config);
-    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake.bytes);
+    // New certificates or TLS settings: connections made with the old ones retire (new ones dial with the new).
+    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake.bytes) || this.serverTls !== oldTls;
+    if (oldAuth !== null || this.auth !== null) for (const c of this.clients) c.revalidate();
     const changes: ServerChanges = { added: 0, removed: 0, moved: 0 };
     const wanted = new Set(config.servers.map((s) => s.name));
     for (const [name, b] of this.backends) {
@@ -404,7 +427,12 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   }
 
   private applySettings(config: PoolConfig): void {
-    this.authBuf = config.redisAuth === null ? null : Buffer.from(config.redisAuth);
+    this.auth = config.redis ? PoolAuth.of(config) : null;
+    // Certificates were read again by the reload: the same bytes keep the context (and the connections made with it).
+    const st = dialTlsOf(config);
+    this.serverTls = st !== null && this.serverTls !== null && st.fingerprint === this.serverTls.fingerprint ? this.serverTls : st;
+    const ct = acceptTlsOf(config);
+    this.clientTls = ct !== null && this.clientTls !== null && ct.fingerprint === this.clientTls.fingerprint ? this.clientTls : ct;
     this.handshake = this.makeHandshake(config, config.redisDb);
     this.dbHandshakes = new Map();
   }

@@ -33,6 +33,7 @@ import { READ_ONLY_CMD } from '../protocol/redis/commands';
 import { requestBytes, type Msg } from '../forward/msg';
 import type { Completer, Protocol, ReplyReader, Target } from '../forward/protocol';
 import { log } from '../util/log';
+import type { DialTls } from '../util/transport';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
 import type { Endpoint, Handshake } from './conn';
 import { ServerPool, type FollowInfo, type ServerChanges } from './pool';
@@ -132,6 +133,14 @@ class ReplicaHost implements BackendHost, Completer {
 
   get privateConnections(): number {
     return this.pool.privateConnections;
+  }
+
+  get serverTls(): DialTls | null {
+    return this.pool.serverTls;
+  }
+
+  onTlsFailure(b: Backend, reason: string): void {
+    this.pool.onTlsFailure(b, reason);
   }
 
   get timeout(): number {

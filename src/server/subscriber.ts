@@ -6,11 +6,12 @@
 //
 //   sink.send(SUBSCRIBE ch) ─► socket ─► server ─► [subscribe ch n] [message ch payload] ... ─► sink.onPush
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { RedisReplyParser } from '../protocol/redis/reply';
 import { OK, AGAIN } from '../protocol/parse';
 import { Input } from '../util/input';
 import { onreadOption } from '../util/socket';
+import { dial, readyEvent, tlsFailureReason, type DialTls } from '../util/transport';
 import { connCounts } from '../stats/counters';
 import type { Endpoint } from './conn';
 import type { PushChannel, PushSink } from '../forward/protocol';
@@ -34,8 +35,11 @@ export class SubscriberConn implements PushChannel {
   /** `where` is the backend: each dial goes to its endpoint of the moment (a reload or a failover moves it). */
   constructor(
     private readonly where: { readonly endpoint: Endpoint },
+    private readonly tls: DialTls | null,
     private readonly handshake: readonly Buffer[],
     private readonly sink: PushSink,
+    /** A TLS handshake with the server failed (counted and logged by the pool). */
+    private readonly onTlsFailure: ((reason: string) => void) | null = null,
   ) {
     this.parser.collect = true;
     this.dial();
@@ -71,26 +75,29 @@ export class SubscriberConn implements PushChannel {
     const onread = onreadOption((chunk: Buffer) => {
       if (gen === this.gen) this.onData(chunk);
     }, this.input);
-    const sock = ep.unixPath !== null ? net.connect({ path: ep.unixPath, onread }) : net.connect({ host: ep.host, port: ep.port, onread });
+    const sock = dial(ep, this.tls, onread);
     this.sock = sock;
     connCounts.total++;
     connCounts.current++;
-    sock.on('connect', () => {
+    sock.on(readyEvent(this.tls), () => {
       if (gen !== this.gen) return;
       for (const h of this.handshake) sock.write(h);
       this.up = true;
       this.sink.onUp();
     });
-    const lost = (): void => {
+    let tlsPending = false;
+    if (this.tls !== null) sock.once('connect', () => (tlsPending = true));
+    const lost = (err?: Error): void => {
       if (gen !== this.gen) return;
+      if (tlsPending && !this.up && this.onTlsFailure !== null) this.onTlsFailure(tlsFailureReason(err ?? new Error('the connection closed during the TLS handshake')));
       const wasUp = this.up;
       this.drop();
       if (wasUp) this.sink.onDown();
       if (!this.closed) this.redial = setTimeout(() => this.dial(), REDIAL_MS);
     };
     sock.on('error', lost);
-    sock.on('end', lost);
-    sock.on('close', lost);
+    sock.on('end', () => lost());
+    sock.on('close', () => lost());
   }
 
   /** Detach the socket whole (parser and input reset too), as every teardown does. */

@@ -15,6 +15,9 @@ export class PoolStats {
   mirrorErrors = 0;
   mirrorDropped = 0;
   warmupHits = 0;
+  // TLS (util/transport.ts): handshakes refused at the pool's TLS listener, and with its servers
+  clientTlsFailures = 0;
+  serverTlsFailures = 0;
 }
 
 export class ServerStats {

@@ -33,6 +33,8 @@ export const POOL_STATS = [
   { name: 'mirror_errors', field: 'mirrorErrors', type: 'counter', desc: '# mirror copies answered with an error or failed', own: true },
   { name: 'mirror_dropped', field: 'mirrorDropped', type: 'counter', desc: '# mirror copies dropped: the mirror had too many waiting', own: true },
   { name: 'warmup_hits', field: 'warmupHits', type: 'counter', desc: '# misses found in the warm-up pool and copied here', own: true },
+  { name: 'client_tls_failures', field: 'clientTlsFailures', type: 'counter', desc: '# client TLS handshakes refused at tls_listen', own: true },
+  { name: 'server_tls_failures', field: 'serverTlsFailures', type: 'counter', desc: '# TLS handshakes with servers that failed', own: true },
 ] as const satisfies readonly StatDesc<PoolCounterName>[];
 
 export const SERVER_STATS = [

@@ -240,6 +240,10 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
     pools: snap.pools.map((p) => ({
       name: p.name,
       listen: p.listen,
+      tlsListen: p.tlsListen,
+      serverTls: p.serverTls,
+      clientTlsFailures: p.stats.clientTlsFailures,
+      serverTlsFailures: p.stats.serverTlsFailures,
       redis: p.redis,
       autoEject: p.autoEject,
       clientConnections: p.stats.clientConnections,

@@ -48,6 +48,10 @@ export interface PoolRoutesSnap {
 export interface PoolSnap {
   name: string;
   listen: string;
+  /** The TLS listener (tls_listen), or null. */
+  tlsListen: string | null;
+  /** Server connections speak TLS (server_tls). */
+  serverTls: boolean;
   redis: boolean;
   autoEject: boolean;
   routes: PoolRoutesSnap;
@@ -116,6 +120,8 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
       return {
         name: p.config.name,
         listen: p.config.listen.text,
+        tlsListen: p.config.tlsListen?.text ?? null,
+        serverTls: p.config.serverTls,
         redis: p.config.redis,
         autoEject: p.config.autoEjectHosts,
         routes: routesOf(p.config),
@@ -140,6 +146,8 @@ export function emptySnapshot(config: Config): StatsSnapshot {
     pools: config.pools.map((p) => ({
       name: p.name,
       listen: p.listen.text,
+      tlsListen: p.tlsListen?.text ?? null,
+      serverTls: p.serverTls,
       redis: p.redis,
       autoEject: p.autoEjectHosts,
       routes: routesOf(p),

@@ -7,7 +7,8 @@
 // data-state="live|ejected", and data-value on the rate cells (.req-rate, .err-rate). A memcache pool with routes
 // has a div.routes line: failover / mirror / warm-up targets and their counters (data-value on each <b>). A server
 // of a pool with sentinels also carries data-role="master|switching|unknown|down", its role and last switch in the
-// state cell.
+// state cell. TLS: the pool's header names the TLS listener (span.tls-listen), server rows of a server_tls pool
+// carry data-tls="1" and a "TLS" mark after the address, and a div.tls line counts refused handshakes on both sides.
 
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -136,7 +137,10 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       var sec = el('section', 'pool');
       sec.setAttribute('data-pool', p.name);
       var h2 = el('h2', null, p.name);
-      h2.appendChild(el('small', null, p.listen + ' · ' + (p.redis ? 'redis' : 'memcache') + (p.autoEject ? ' · auto-eject' : '')));
+      var small = el('small', null, (p.listen === 'none' ? '' : p.listen + ' · ') + (p.redis ? 'redis' : 'memcache') + (p.autoEject ? ' · auto-eject' : ''));
+      if (p.tlsListen) small.appendChild(el('span', 'tls-listen', ' · TLS ' + p.tlsListen));
+      if (p.serverTls) small.appendChild(el('span', 'server-tls', ' · TLS to servers'));
+      h2.appendChild(small);
       sec.appendChild(h2);
 
       var reqRate = null, latSum = 0, latCount = 0, live = 0;
@@ -163,7 +167,8 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
         tr.setAttribute('data-server', p.name + '/' + srv.name);
         tr.setAttribute('data-state', srv.ejected ? 'ejected' : 'live');
         cell(tr, srv.name, 'name');
-        cell(tr, srv.address, 'address');
+        cell(tr, srv.address + (p.serverTls ? ' (TLS)' : ''), 'address');
+        if (p.serverTls) tr.setAttribute('data-tls', '1');
         var f = srv.follow, stateText = srv.ejected ? 'ejected (retry in ' + Math.ceil(srv.retryInMs / 1000) + ' s)' : 'live';
         if (f) {
           tr.setAttribute('data-role', f.role);
@@ -195,6 +200,12 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       stat(summary, 'ejections', p.serverEjects);
       stat(summary, 'forward errors', p.forwardError);
       sec.appendChild(summary);
+      if (p.tlsListen || p.serverTls) {
+        var tlsLine = el('div', 'summary tls');
+        if (p.tlsListen) stat(tlsLine, 'client TLS handshakes refused', p.clientTlsFailures, 'tls-failures' + (p.clientTlsFailures ? ' nonzero' : ''), p.clientTlsFailures);
+        if (p.serverTls) stat(tlsLine, 'server TLS handshakes failed', p.serverTlsFailures, 'server-tls-failures' + (p.serverTlsFailures ? ' nonzero' : ''), p.serverTlsFailures);
+        sec.appendChild(tlsLine);
+      }
       var rt = p.routes;
       if (rt && (rt.failover || rt.mirrorTo.length || rt.warmupFrom)) {
         var routes = el('div', 'summary routes');

@@ -17,6 +17,8 @@ const STRERROR: Record<string, string> = {
   EACCES: 'Permission denied',
   ENOTFOUND: 'Host is down',
   EAI_AGAIN: 'Host is down',
+  // not an errno: a server connection whose TLS handshake failed (the log says why)
+  ETLS: 'TLS handshake failed',
 };
 
 /** errno code (as Node reports it) to the text twemproxy would print; '' or unknown codes give 'unknown'. */

@@ -12,6 +12,9 @@
 // write completes, everything parked goes out in one direct writev (a slow reader of large values
 // costs one writev per batch of replies instead of a stream write per reply).
 //
+// Only plain sockets are written to directly (util/transport.ts, socket.ts): a TLS socket's handle reports the TCP fd, and a
+// direct write there would put plaintext on the wire, so TLS sockets take every write through the TLS stream.
+//
 // Server outboxes gather: when more than one client sent requests in a turn, their write waits
 // one more loop pass (a non-blocking poll) so the requests read in that pass join it. Fewer,
 // fuller writes cut the backends' reads per request (strace on a backend under 50 GET clients:
@@ -19,6 +22,7 @@
 
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
+import { directWritable } from './socket';
 
 /** When the stream takes the bytes: below this many, the queued buffers are joined with one copy; above, corked into a writev. */
 const CONCAT_LIMIT = 64 * 1024;
@@ -29,6 +33,8 @@ export class Outbox {
   /** The socket's handle and its fd, read once per handle: -1 none. */
   private handle: Handle | null = null;
   private fd = -1;
+  /** The transport lets bytes go straight to the fd (plain TCP and unix sockets; never TLS). */
+  private direct = false;
   /** Bytes went through socket.write; direct writes wait until the stream's queue is empty again. */
   private streamed = false;
   /** The queued buffers: `one` while there is a single one (most turns queue one reply), else all of them in `many`. */
@@ -67,6 +73,7 @@ export class Outbox {
     this.sock = s;
     this.handle = null;
     this.fd = -1;
+    this.direct = s !== null && directWritable(s);
     this.streamed = false;
     this.parked = false;
   }
@@ -151,7 +158,7 @@ export class Outbox {
     this.discard();
     if (h !== this.handle) {
       this.handle = h;
-      this.fd = h !== null && typeof h.fd === 'number' ? h.fd : -1;
+      this.fd = this.direct && h !== null && typeof h.fd === 'number' ? h.fd : -1;
     }
     // Straight to the fd (one write or writev, no join) unless the stream still holds earlier bytes.
     const direct = this.fd >= 0 && (!this.streamed || this.streamIdle(s));

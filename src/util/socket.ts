@@ -10,6 +10,7 @@
 import * as net from 'node:net';
 import { copyBytes } from './bytes';
 import type { Input } from './input';
+import type { TLSSocket } from 'node:tls';
 
 /** One read buffer for all sockets: a read callback runs to completion before the next read starts. */
 const READ_BUF = Buffer.allocUnsafe(64 * 1024);
@@ -63,13 +64,14 @@ interface AdoptOptions extends net.SocketConstructorOpts {
  * Move an accepted socket (created paused: `pauseOnConnect`) onto a new net.Socket that reads with
  * `onread`. net.Server has no option for it, so the accepted socket's handle is taken over the way
  * net.Server builds its sockets (`new Socket({ handle })`), and the first socket is retired without
- * closing the handle. If the handle is not there (another runtime), the socket is kept and read as a
- * stream: same bytes, only slower.
+ * closing the handle. If the handle is not there (another runtime), or the socket speaks TLS, the socket is kept
+ * and read as a stream: same bytes, only slower.
  */
 export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: ReadCallback, input: Input | null = null): net.Socket {
   const holder = sock as unknown as { _handle: unknown };
   const handle = holder._handle;
-  if (handle === null || typeof handle !== 'object') {
+  // A TLS socket's handle carries the TLS layer: it is read as a stream (util/transport.ts says why).
+  if (handle === null || typeof handle !== 'object' || !directWritable(sock)) {
     sock.on('data', cb);
     sock.resume();
     return sock;
@@ -80,4 +82,9 @@ export function adoptAccepted(sock: net.Socket, allowHalfOpen: boolean, cb: Read
   holder._handle = null;
   sock.destroy();
   return adopted;
+}
+
+/** Bytes may go straight to the socket's fd (util/outbox); a TLS socket's handle reports the TCP fd (util/transport.ts): plain sockets only. */
+export function directWritable(s: net.Socket): boolean {
+  return (s as Partial<TLSSocket>).encrypted !== true;
 }

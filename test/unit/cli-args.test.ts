@@ -260,6 +260,8 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
       '  mirror_errors       "# mirror copies answered with an error or failed"\n' +
       '  mirror_dropped      "# mirror copies dropped: the mirror had too many waiting"\n' +
       '  warmup_hits         "# misses found in the warm-up pool and copied here"\n' +
+      '  client_tls_failures "# client TLS handshakes refused at tls_listen"\n' +
+      '  server_tls_failures "# TLS handshakes with servers that failed"\n' +
       '\n' +
       'server stats:\n' +
       '  server_eof          "# eof on server connections"\n' +
@@ -279,8 +281,10 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
 });
 
 test('stat table types', () => {
-  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter']);
-  assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), ['client_overflow', 'failover_requests', 'mirror_requests', 'mirror_errors', 'mirror_dropped', 'warmup_hits']);
+  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter']);
+  assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), [
+    'client_overflow', 'failover_requests', 'mirror_requests', 'mirror_errors', 'mirror_dropped', 'warmup_hits', 'client_tls_failures', 'server_tls_failures',
+  ]);
   assert.deepEqual(SERVER_STATS.map((s) => `${s.name}:${s.type}`), [
     'server_eof:counter', 'server_err:counter', 'server_timedout:counter', 'server_connections:gauge', 'server_ejected_at:timestamp',
     'requests:counter', 'request_bytes:counter', 'responses:counter', 'response_bytes:counter',
