@@ -456,7 +456,7 @@ export class SentinelPool extends ServerPool implements SentinelEvents {
     }
     b.hold(failedOver(shard.name));
     const [role, said] = await Promise.all([
-      roleOf(cand.to, this.config.redisAuth, SENTINEL_TIMEOUT_MS).catch((e: unknown) => `unreachable (${e instanceof Error ? e.message : String(e)})`),
+      roleOf(cand.to, this.config.redisAuthUser, this.config.redisAuth, SENTINEL_TIMEOUT_MS, this.serverTls).catch((e: unknown) => `unreachable (${e instanceof Error ? e.message : String(e)})`),
       cand.epoch === null ? this.client.askOne(cand.via, shard.name) : Promise.resolve(null),
     ]);
     let epoch = cand.epoch ?? -1;
@@ -591,6 +591,7 @@ export class SentinelPool extends ServerPool implements SentinelEvents {
       refreshMs: sc?.refreshInterval ?? 0,
       retryMs: Math.min(1000, Math.max(100, config.serverRetryTimeout)),
       timeoutMs: SENTINEL_TIMEOUT_MS,
+      tls: this.serverTls,
     };
   }
 

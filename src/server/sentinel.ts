@@ -12,12 +12,13 @@
 // Every sentinel is watched at once, not only the first that answers: the sentinel that led a failover
 // announces +switch-master first, and the others learn it up to a hello period (2 s) later.
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { RedisReplyParser } from '../protocol/redis/reply';
 import { OK, AGAIN } from '../protocol/parse';
 import { decodeReply, fieldMap, RespError, type RespValue } from '../protocol/redis/decode';
 import { errCode } from '../util/errors';
 import { log } from '../util/log';
+import { dial, readyEvent, type DialTls } from '../util/transport';
 import { endpointOf } from './backend';
 import type { Endpoint } from './conn';
 
@@ -50,6 +51,8 @@ export interface SentinelSettings {
   readonly retryMs: number;
   /** ms for a connect or a command. */
   readonly timeoutMs: number;
+  /** The pool's server_tls: sentinels are reached over TLS too (as redis-cli --tls reaches a sentinel's tls-port). */
+  readonly tls: DialTls | null;
 }
 
 /** One sentinel's view of one master name. */
@@ -120,20 +123,20 @@ export class RespLink {
     sock.on('close', () => this.close('closed by peer'));
   }
 
-  /** Connect within timeoutMs. */
-  static open(ep: Endpoint, timeoutMs: number): Promise<RespLink> {
+  /** Connect within timeoutMs (the TLS handshake included). */
+  static open(ep: Endpoint, timeoutMs: number, t: DialTls | null): Promise<RespLink> {
     return new Promise((resolve, reject) => {
-      const sock = ep.unixPath !== null ? net.connect({ path: ep.unixPath }) : net.connect({ host: ep.host, port: ep.port });
-      const t = setTimeout(() => {
+      const sock = dial(ep, t, null);
+      const timer = setTimeout(() => {
         sock.destroy();
         reject(new Error('ETIMEDOUT'));
       }, timeoutMs);
       sock.once('error', (e: Error) => {
-        clearTimeout(t);
+        clearTimeout(timer);
         reject(new Error(errCode(e) || e.message));
       });
-      sock.once('connect', () => {
-        clearTimeout(t);
+      sock.once(readyEvent(t), () => {
+        clearTimeout(timer);
         sock.removeAllListeners('error');
         resolve(new RespLink(sock, ep.address, timeoutMs));
       });
@@ -240,10 +243,10 @@ export async function authenticate(link: RespLink, user: string | null, password
  * The role a Redis server reports (ROLE: master, slave, sentinel), on a connection of its own: the check that a
  * switch announced by a sentinel is real (a stale sentinel may announce an old master, redis#12798).
  */
-export async function roleOf(ep: Endpoint, password: string | null, timeoutMs: number): Promise<string> {
-  const link = await RespLink.open(ep, timeoutMs);
+export async function roleOf(ep: Endpoint, user: string | null, password: string | null, timeoutMs: number, t: DialTls | null): Promise<string> {
+  const link = await RespLink.open(ep, timeoutMs, t);
   try {
-    await authenticate(link, null, password);
+    await authenticate(link, user, password);
     const r = await link.command('ROLE');
     if (r instanceof RespError) throw new Error(r.message);
     if (!Array.isArray(r) || typeof r[0] !== 'string') throw new Error('unexpected ROLE reply');
@@ -278,8 +281,8 @@ class SentinelNode {
     let cmd: RespLink | null = null;
     let sub: RespLink | null = null;
     try {
-      cmd = await RespLink.open(this.ep, s.timeoutMs);
-      sub = await RespLink.open(this.ep, s.timeoutMs);
+      cmd = await RespLink.open(this.ep, s.timeoutMs, s.tls);
+      sub = await RespLink.open(this.ep, s.timeoutMs, s.tls);
       await authenticate(cmd, s.user, s.auth);
       await authenticate(sub, s.user, s.auth);
     } catch (e) {
@@ -388,7 +391,7 @@ export class SentinelClient {
 
   /** New settings (a reload): sentinels no longer listed are closed, new ones connected, the rest kept. */
   reconfigure(settings: SentinelSettings): void {
-    const sameAuth = settings.auth === this.settings.auth && settings.user === this.settings.user;
+    const sameAuth = settings.auth === this.settings.auth && settings.user === this.settings.user && settings.tls === this.settings.tls;
     const old = new Map(this.nodes.map((n) => [n.ep.address, n]));
     this.settings = settings;
     const next: SentinelNode[] = [];

@@ -11,8 +11,8 @@
 // Reads: tls.connect takes `onread` (decrypted bytes land in the reader's buffer); an accepted TLS socket is read
 // as a stream ('data'), because Node offers `onread` only for a socket it creates itself.
 //
-// Hook for Sentinel and Cluster (not on this branch): their connections to sentinels and cluster nodes should dial
-// through dial() with the pool's DialTls (ServerPool.serverTls), so `server_tls` covers them without a second TLS path.
+// Sentinel's control connections (to the sentinels, and the ROLE check of a new master) dial through dial() with
+// the pool's DialTls too: `server_tls` covers them without a second TLS path.
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -52,14 +52,20 @@ export interface AcceptTls {
 /** A TLS handshake that waits longer than this is refused (a client that connects and sends nothing). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Open a connection; the caller waits for readyEvent(tls) before writing. */
-export function dial(addr: DialAddress, t: DialTls | null, onread: OnreadOption): net.Socket {
-  if (t === null) return addr.unixPath !== null ? net.connect({ path: addr.unixPath, onread }) : net.connect({ host: addr.host, port: addr.port, onread });
-  const opts: tls.ConnectionOptions & { onread: OnreadOption } = {
+/**
+ * Open a connection; the caller waits for readyEvent(tls) before writing. Without `onread` the socket is read as a
+ * stream ('data' events): the control connections to sentinels, which carry a few replies a second.
+ */
+export function dial(addr: DialAddress, t: DialTls | null, onread: OnreadOption | null): net.Socket {
+  if (t === null) {
+    if (onread === null) return addr.unixPath !== null ? net.connect({ path: addr.unixPath }) : net.connect({ host: addr.host, port: addr.port });
+    return addr.unixPath !== null ? net.connect({ path: addr.unixPath, onread }) : net.connect({ host: addr.host, port: addr.port, onread });
+  }
+  const opts: tls.ConnectionOptions & { onread?: OnreadOption } = {
     secureContext: t.context,
     rejectUnauthorized: t.verify,
-    onread,
   };
+  if (onread !== null) opts.onread = onread;
   if (addr.unixPath !== null) opts.path = addr.unixPath;
   else {
     opts.host = addr.host;
