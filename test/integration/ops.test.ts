@@ -229,10 +229,10 @@ test('/status.json, / (status page), /stats.json and 404', async () => {
 
 test('SIGTTIN at -v 6 enables debug lines, SIGTTOU lowers the level again', async () => {
   proxy.signal('SIGTTIN');
+  // The logger writes asynchronously: wait for the debug line itself, not only for the line before it.
   await until('SIGTTIN lines', () => logLines(logFile).some((l) => l.msg === 'up log level to 7'));
-  const lines = logLines(logFile);
-  assert.ok(lines.some((l) => l.msg.includes('SIGTTIN') && l.msg.includes('up logging level')));
-  assert.ok(lines.some((l) => l.level === 20), 'a debug-level (pino 20) line after the level went to 7');
+  await until('a debug-level (pino 20) line after the level went to 7', () => logLines(logFile).some((l) => l.level === 20));
+  assert.ok(logLines(logFile).some((l) => l.msg.includes('SIGTTIN') && l.msg.includes('up logging level')));
 
   proxy.signal('SIGTTOU');
   await until('SIGTTOU lines', () => logLines(logFile).some((l) => l.msg === 'down log level to 6'));
