@@ -71,6 +71,18 @@ function bulk(buf: Buffer, start: number, end: number): Buffer {
   return bulkReply(buf.subarray(start, end));
 }
 
+const BAD_CLIENT_NAME = Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
+
+/** CLIENT SETNAME / HELLO SETNAME with Redis's rule: printable ASCII without spaces; an empty name clears it. */
+function setName(client: Session, buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i] as number;
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  client.name = start === end ? null : Buffer.from(buf.subarray(start, end));
+  return true;
+}
+
 function arg(p: RedisRequestParser, i: number, buf: Buffer): string {
   // Error and local paths only: a readable excerpt of argument i (1 = first after the name).
   const s = p.args[2 * (i - 1)] as number;
@@ -697,7 +709,7 @@ class RedisRequestReader implements RequestReader {
         if (r !== OK_REPLY) return local(msg, r);
         i += 2;
       } else if (equalsLower(buf, s, e, 'setname') && i + 1 < narg) {
-        client.name = Buffer.from(buf.subarray(p.args[2 * i] as number, p.args[2 * i + 1] as number));
+        if (!setName(client, buf, p.args[2 * i] as number, p.args[2 * i + 1] as number)) return local(msg, BAD_CLIENT_NAME);
         i += 1;
       } else {
         return local(msg, quotedError(`ERR Syntax error in HELLO option '${arg(p, i, buf)}'`));
@@ -724,8 +736,7 @@ class RedisRequestReader implements RequestReader {
     const e = p.args[1] as number;
     const narg = p.narg;
     if (equalsLower(buf, s, e, 'setname') && narg === 3) {
-      client.name = Buffer.from(buf.subarray(p.args[2] as number, p.args[3] as number));
-      return local(msg, OK_REPLY);
+      return local(msg, setName(client, buf, p.args[2] as number, p.args[3] as number) ? OK_REPLY : BAD_CLIENT_NAME);
     }
     if (equalsLower(buf, s, e, 'getname') && narg === 2) {
       return local(msg, client.name === null ? NIL : bulk(client.name, 0, client.name.length));

@@ -108,6 +108,11 @@ test('client handshakes: HELLO 2, HELLO 3 refused, CLIENT SETNAME/GETNAME, SELEC
     assert.match(hello, /^\*16\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/);
     c.write('*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$3\r\napp\r\n*2\r\n$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n');
     assert.equal(await c.readUntil('app\r\n'), '+OK\r\n$3\r\napp\r\n');
+    // Redis's rule for names (its own test suite checks it): no spaces or control bytes; an empty name clears it.
+    c.write('*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$3\r\na b\r\n*2\r\n$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n');
+    assert.equal(await c.readUntil('app\r\n'), '-ERR Client names cannot contain spaces, newlines or special characters.\r\n$3\r\napp\r\n');
+    c.write('*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$0\r\n\r\n*2\r\n$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n');
+    assert.equal(await c.readUntil('$-1\r\n'), '+OK\r\n$-1\r\n');
     c.write('*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$6\r\nSELECT\r\n$1\r\nx\r\n');
     // The pool's one database (redis_db, 0 here) is +OK; Redis's own texts for the rest.
     assert.equal(await c.readUntil('integer or out of range\r\n'), '+OK\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n');
