@@ -102,7 +102,10 @@ export class Proc {
   exited: Promise<number | null>;
 
   constructor(cmd: string, args: string[], opts: { cwd?: string } = {}) {
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+    // A redis-server replica writes the RDB of its full sync into its working directory even with `--save ''`:
+    // run it outside the checkout (tests never write tracked files).
+    const cwd = opts.cwd ?? (cmd === 'redis-server' ? os.tmpdir() : undefined);
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
