@@ -442,7 +442,20 @@ class RedisRequestReader implements RequestReader {
     for (let k = 0; k < live.length; k++) frags.push(fragmentOf(msg, bytes));
     msg.frags = frags;
     msg.pending = frags.length;
-    for (let k = 0; k < live.length; k++) fw.send(table.target(live[k] as number), frags[k] as Msg, bytes);
+    // SCRIPT KILL / FUNCTION KILL: the shared connection may be the one running the busy script, and Redis reads
+    // nothing more from it until the script ends, so the kill goes on a connection of its own (released on reply).
+    const kill = row.name === 'script|kill' || row.name === 'function|kill';
+    for (let k = 0; k < live.length; k++) {
+      const target = table.target(live[k] as number);
+      const f = frags[k] as Msg;
+      const lease = kill ? fw.lease(target, this, -1) : null;
+      if (lease === null) {
+        fw.send(target, f, bytes);
+      } else {
+        f.lease = lease;
+        fw.sendOn(lease, f, bytes, fw.timeout);
+      }
+    }
   }
 
   /** SCAN: the server whose index the cursor carries, with its own cursor; the reply's cursor rewritten. */

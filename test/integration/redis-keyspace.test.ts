@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { Resp, direct } from '../helpers/resp-client';
 import { useShardedPool } from '../helpers/sharded';
+import { until } from '../helpers/procs';
 
 const N = 10000;
 const pool = useShardedPool(['redis: true'], ['redis: true', 'redis_admin_commands: true'], 3, async (s) => {
@@ -123,5 +124,27 @@ test('EVALSHA answered -NOSCRIPT by a server that lost its scripts (a restart) i
     assert.match(await c.cmd('EVALSHA', 'a'.repeat(40), '0'), /^-NOSCRIPT /, 'an unknown script: the server says so');
   } finally {
     c.close();
+  }
+});
+
+test('SCRIPT KILL reaches a server whose shared connection runs a busy script (on a connection of its own)', async () => {
+  for (const b of pool.backends) await direct(b, 'CONFIG', 'SET', 'lua-time-limit', '50');
+  const a = await Resp.connect(pool.port);
+  const c = await Resp.connect(pool.port);
+  try {
+    const busy = a.cmd('EVAL', 'while true do end', '0');
+    // the script runs on one server: wait until that server answers BUSY to a direct client
+    await until('a server busy with the script', async () => {
+      for (const b of pool.backends) if ((await direct(b, 'PING')).startsWith('-BUSY')) return true;
+      return false;
+    });
+    // Without its own connection the kill would queue behind the script on the shared connection, forever.
+    assert.equal(await c.cmd('SCRIPT', 'KILL'), '+OK\r\n');
+    assert.match(await busy, /^-ERR .*Script killed by user/);
+    assert.equal(await c.cmd('GET', 'sk:1'), '$1\r\n1\r\n', 'the shared connections serve on');
+  } finally {
+    a.close();
+    c.close();
+    for (const b of pool.backends) await direct(b, 'CONFIG', 'SET', 'lua-time-limit', '5000');
   }
 });
