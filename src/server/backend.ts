@@ -18,7 +18,7 @@ import { ServerConn, type ConnOwner, type Endpoint, type Handshake } from './con
 import type { SubscriberConn } from './subscriber';
 import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
-import type { Completer, ReplyReader, Target } from '../forward/protocol';
+import type { Completer, ReplyReader, ReplyStatus, Target } from '../forward/protocol';
 import { requestBytes, type Msg } from '../forward/msg';
 import type { DialTls } from '../util/transport';
 
@@ -35,8 +35,11 @@ export interface BackendHost {
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
-  /** `-READONLY` from b: true when the host took msg to send it again (a pool that follows failovers). */
-  onReadonly(b: Backend, msg: Msg): boolean;
+  /**
+   * `-READONLY` or a Redis Cluster answer from b on `conn` (see ConnOwner.redirect): true when the host took msg to
+   * send it again (a pool that follows failovers, a cluster pool).
+   */
+  onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
   /** server_tls settings in force (null: plain). */
   readonly serverTls: DialTls | null;
   onTlsFailure(b: Backend, reason: string): void;
@@ -319,8 +322,8 @@ export class Backend implements Target, ConnOwner {
     this.connDown = false;
   }
 
-  redirect(_conn: ServerConn, msg: Msg): boolean {
-    return !this.removed && this.host.onReadonly(this, msg);
+  redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
+    return !this.removed && this.host.onRedirect(this, conn, msg, status);
   }
 
   /** -OOM/-BUSY/-LOADING: relayed to the client, but a failure of this server all the same. */

@@ -35,7 +35,7 @@ import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts, type ServerStats } from '../stats/counters';
 import { allocMsg, freeMsg, requestBytes, type Msg } from '../forward/msg';
-import { REPLY_GOOD, REPLY_TRANSIENT, type Completer, type ReplyReader } from '../forward/protocol';
+import { REPLY_GOOD, REPLY_TRANSIENT, type Completer, type ReplyReader, type ReplyStatus } from '../forward/protocol';
 
 /** Where a backend is reached: replaced whole when it moves (reload, failover); a connection keeps the one it dialled. */
 export interface Endpoint {
@@ -69,10 +69,11 @@ export interface ConnOwner {
   /** A connection (re)opened: its address takes requests. */
   onConnected(): void;
   /**
-   * `-READONLY` from this connection: true when the owner took `msg` to send it again elsewhere (a master that
-   * was demoted); false relays the reply. Never called for any other reply.
+   * `-READONLY` (status REPLY_READONLY) or a Redis Cluster answer (REPLY_CLUSTER: MOVED, ASK, TRYAGAIN,
+   * CLUSTERDOWN) from this connection: true when the owner took `msg` to send it again (a demoted master, a moved
+   * slot); false relays the reply (which the owner may have replaced). Never called for any other reply.
    */
-  redirect(conn: ServerConn, msg: Msg): boolean;
+  redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
   /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
   onHandshakeError(name: string, text: string): void;
   /** server_tls: how new connections speak TLS now (null: plain). Read at each connect. */
@@ -350,9 +351,9 @@ export class ServerConn {
           const r = reader.complete(head, buf, pos, end);
           if (r === REPLY_GOOD) owner.onSuccess();
           else if (r === REPLY_TRANSIENT) owner.onTransientFailure();
-          else if (this.lessee === null && owner.redirect(this, head)) {
-            // -READONLY, and the request went elsewhere (see the header): its reply comes from there. A leased
-            // connection's session stays where it is: its client gets the -READONLY.
+          else if (owner.redirect(this, head, r)) {
+            // -READONLY or MOVED/ASK/TRYAGAIN, and the request went elsewhere (see the header): its reply comes
+            // from there. A leased connection's session stays where it is (the owner checks lessee).
             pos = end;
             if (gen !== this.gen) return;
             continue;

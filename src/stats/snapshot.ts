@@ -6,7 +6,7 @@
 //   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
 
 import type { Config, PoolConfig } from '../config/types';
-import type { FollowInfo, ServerPool } from '../server/pool';
+import type { ClusterNodeInfo, FollowInfo, ServerPool } from '../server/pool';
 import type { Backend } from '../server/backend';
 import { LATENCY_BOUNDS_US } from './counters';
 import { POOL_STATS, SERVER_STATS, type PoolCounterName, type ServerCounterName, type StatDesc } from './descriptions';
@@ -36,6 +36,8 @@ export interface ServerSnap {
   retryInMs: number;
   /** A pool with sentinels: the followed master's role, switches, replicas; null for a fixed address. */
   follow: FollowInfo | null;
+  /** A Redis Cluster pool: the node's role and the slot ranges it serves; null otherwise. */
+  cluster: ClusterNodeInfo | null;
 }
 
 /** A memcache pool's routes to other pools, by name (the status page shows them). */
@@ -115,6 +117,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
           ejected: ejected ? 1 : 0,
           retryInMs: ejected ? s.nextRetry - now : 0,
           follow: p.followInfo(s),
+          cluster: p.clusterInfo(s),
         };
       });
       return {
@@ -160,6 +163,7 @@ export function emptySnapshot(config: Config): StatsSnapshot {
         ejected: 0,
         retryInMs: 0,
         follow: null,
+        cluster: null,
       })),
       deadIn: 0,
     })),

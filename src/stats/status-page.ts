@@ -175,6 +175,11 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
           stateText = f.role + (f.lastSwitch ? ' · switched ' + new Date(f.lastSwitchAt).toLocaleTimeString() + ': ' + f.lastSwitch : '') +
             (f.replicas.length ? ' · reads also on ' + f.replicas.join(', ') : '');
         }
+        var cl = srv.cluster;
+        if (cl) {
+          tr.setAttribute('data-role', cl.role);
+          stateText = cl.role + (cl.slots ? ' · slots ' + cl.slots : '');
+        }
         cell(tr, stateText, 'state ' + (srv.ejected || (f && f.role !== 'master') ? 'ejected' : 'live'));
         cell(tr, srv.connections, 'conns');
         cell(tr, fmtRate(r), 'req-rate', r);
