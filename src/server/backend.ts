@@ -35,6 +35,8 @@ export interface BackendHost {
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
+  /** An internal request's error reply (see ConnOwner.onInternalError); absent: ignored. */
+  onInternalError?(b: Backend, text: string): void;
   /**
    * `-READONLY` or a Redis Cluster answer from b on `conn` (see ConnOwner.redirect): true when the host took msg to
    * send it again (a pool that follows failovers, a cluster pool).
@@ -333,6 +335,10 @@ export class Backend implements Target, ConnOwner {
 
   onHandshakeError(name: string, text: string): void {
     this.host.onHandshakeError(this, name, text);
+  }
+
+  onInternalError(text: string): void {
+    if (!this.removed) this.host.onInternalError?.(this, text);
   }
 
   onRetired(c: ServerConn): void {

@@ -119,6 +119,10 @@ class ReplicaHost implements BackendHost, Completer {
     return this.pool.onRedirect(b, conn, msg, status);
   }
 
+  onInternalError(b: Backend, text: string): void {
+    this.pool.onInternalError(b, text);
+  }
+
   finish(msg: Msg): void {
     this.pool.finish(msg);
   }
@@ -288,6 +292,24 @@ export class ClusterPool extends ServerPool {
       to.conn().enqueue(msg, requestBytes(msg), this.ctable.timeout);
     }
     return true;
+  }
+
+  /**
+   * An error for a transaction's queued command (its EXEC answers EXECABORT, which the client sees): a MOVED still
+   * updates the map at once, so the client's retry goes to the right node; other cluster errors ask for a refresh.
+   */
+  onInternalError(b: Backend, text: string): void {
+    if (this.closed) return;
+    if (text.startsWith('MOVED ')) {
+      const r = parseRedirect(text);
+      if (r === null) return;
+      const to = this.node(r.to.host === '' ? endpointOf(b.endpoint.host, r.to.port, null) : r.to);
+      this.stats.clusterMoved++;
+      if (this.ctable.slots[r.slot] !== to) this.ctable = this.ctable.withSlot(r.slot, to);
+      this.trigger(`MOVED ${r.slot} ${to.name} (in a transaction)`);
+    } else if (text.startsWith('ASK ') || text.startsWith('CLUSTERDOWN') || text.startsWith('TRYAGAIN')) {
+      this.trigger(`${text.slice(0, 60)} (in a transaction)`);
+    }
   }
 
   /** The request is not sent again: its client gets a clear error instead of the redirection. */

@@ -76,6 +76,11 @@ export interface ConnOwner {
   redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
   /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
   onHandshakeError(name: string, text: string): void;
+  /**
+   * An internal request that is not part of the handshake (a transaction's MULTI and queued commands, ASKING) got
+   * an error reply (`text`, without the leading `-`): the client sees EXEC's reply; a cluster pool learns a MOVED.
+   */
+  onInternalError(text: string): void;
   /** server_tls: how new connections speak TLS now (null: plain). Read at each connect. */
   readonly tls: DialTls | null;
   /** The TLS handshake of a new connection failed (`reason` for the log). */
@@ -342,7 +347,10 @@ export class ServerConn {
         fifo.shift();
         this.inflightBytes -= head.end - head.start;
         if (head.swallow) {
-          if (buf[pos] === 0x2d && head.cmd >= 0) this.handshakeError(head.cmd, buf, pos, end);
+          if (buf[pos] === 0x2d) {
+            if (head.cmd >= 0) this.handshakeError(head.cmd, buf, pos, end);
+            else owner.onInternalError(buf.toString('latin1', pos + 1, Math.min(end - 2, pos + 201)));
+          }
           freeMsg(head);
         } else {
           st.responses++;

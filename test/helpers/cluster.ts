@@ -3,11 +3,16 @@
 // `redis-cli --cluster create`, in a temporary directory (nodes.conf files and any RDB go there). Every wait has a
 // deadline; stop() kills what the lab started and nothing else.
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { freePorts, tmpDir, until, waitPort, Proc } from './procs';
 import { redisCmd } from './redis-cmd';
 import Redis from 'ioredis';
-import { RespError } from '../../src/protocol/redis/decode';
+import { RespError, decodeReply, type RespValue } from '../../src/protocol/redis/decode';
+import { RedisReplyParser } from '../../src/protocol/redis/reply';
+import { OK, AGAIN } from '../../src/protocol/parse';
+import type { Certs } from './certs';
 
 export { redisCmd } from './redis-cmd';
 
@@ -27,30 +32,60 @@ export function redisCli(args: string[], timeoutMs = 60000): Promise<string> {
   });
 }
 
+/** One command over TLS (CA `ca`) on a fresh connection; the reply decoded. */
+export function redisCmdTls(port: number, ca: string, ...args: string[]): Promise<RespValue> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ port, host: '127.0.0.1', ca: fs.readFileSync(ca), servername: 'localhost' });
+    const p = new RedisReplyParser();
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no reply from ${port} to ${args.join(' ')}`));
+    }, 3000);
+    s.on('secureConnect', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const st = p.parse(buf, 0);
+      if (st === AGAIN) return;
+      clearTimeout(timer);
+      s.destroy();
+      if (st === OK) resolve(decodeReply(buf, 0));
+      else reject(new Error(p.errorText));
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
 export class ClusterLab {
   readonly dir: string;
   readonly nodes = new Map<number, ClusterNode>();
   readonly nodeTimeout: number;
+  /** A TLS-only cluster (client port and cluster bus): the certificates; null for plain TCP. */
+  readonly certs: Certs | null;
 
-  private constructor(dir: string, nodeTimeout: number) {
+  private constructor(dir: string, nodeTimeout: number, certs: Certs | null) {
     this.dir = dir;
     this.nodeTimeout = nodeTimeout;
+    this.certs = certs;
   }
 
   /** `masters` masters with `replicas` replicas each, joined and with every slot served; resolves when cluster_state is ok everywhere. */
-  static async start(masters = 3, replicas = 1, nodeTimeout = 2000): Promise<ClusterLab> {
-    const lab = new ClusterLab(tmpDir('nutmeg-cluster-'), nodeTimeout);
+  static async start(masters = 3, replicas = 1, nodeTimeout = 2000, certs: Certs | null = null): Promise<ClusterLab> {
+    const lab = new ClusterLab(tmpDir('nutmeg-cluster-'), nodeTimeout, certs);
     try {
       const n = masters * (1 + replicas);
       const nodes = await Promise.all(Array.from({ length: n }, () => lab.startNode()));
-      await redisCli(['--cluster', 'create', ...nodes.map((x) => `127.0.0.1:${x.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
+      await redisCli([...lab.cliTls(), '--cluster', 'create', ...nodes.map((x) => `127.0.0.1:${x.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
       await lab.waitOk();
       // Replicas show in CLUSTER SLOTS once their master's config reached every node (gossip): wait for that too.
       await until(
         'every replica listed in CLUSTER SLOTS',
         async () => {
           for (const n of lab.running()) {
-            const r = await redisCmd(n.port, 'CLUSTER', 'SLOTS');
+            const r = await lab.cmd(n.port, 'CLUSTER', 'SLOTS');
             if (!Array.isArray(r) || r.some((e) => !Array.isArray(e) || e.length < 3 + replicas)) return false;
           }
           return true;
@@ -64,13 +99,30 @@ export class ClusterLab {
     return lab;
   }
 
+  /** redis-cli's TLS options for this lab. */
+  cliTls(): string[] {
+    return this.certs === null ? [] : ['--tls', '--cacert', this.certs.ca];
+  }
+
+  /** One command to a node of the lab (TLS when the lab is). */
+  cmd(port: number, ...args: string[]): Promise<RespValue> {
+    return this.certs === null ? redisCmd(port, ...args) : redisCmdTls(port, this.certs.ca, ...args);
+  }
+
   /** A fresh cluster-enabled node, not yet part of any cluster. */
   async startNode(): Promise<ClusterNode> {
     const [port, bus] = (await freePorts(2)) as [number, number];
+    const c = this.certs;
+    const listen = c === null
+      ? ['--port', String(port)]
+      : ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', c.serverCert,
+        '--tls-key-file', c.serverKey, '--tls-ca-cert-file', c.ca, '--tls-auth-clients', 'no',
+        // the cluster bus always asks the connecting node for a client certificate
+        '--tls-client-cert-file', c.clientCert, '--tls-client-key-file', c.clientKey];
     const proc = new Proc(
       'redis-server',
       [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-port', String(bus),
+        ...listen, '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-port', String(bus),
         '--cluster-config-file', path.join(this.dir, `nodes-${port}.conf`), '--cluster-node-timeout', String(this.nodeTimeout),
         '--save', '', '--appendonly', 'no', '--dir', this.dir, '--dbfilename', `dump-${port}.rdb`, '--daemonize', 'no',
       ],
@@ -89,7 +141,7 @@ export class ClusterLab {
       async () => {
         const maps: string[] = [];
         for (const n of this.running()) {
-          const info = await redisCmd(n.port, 'CLUSTER', 'INFO').catch(() => '');
+          const info = await this.cmd(n.port, 'CLUSTER', 'INFO').catch(() => '');
           if (typeof info !== 'string' || !info.includes('cluster_state:ok')) return false;
           maps.push(JSON.stringify(await this.slotOwners(n.port)));
         }
@@ -105,7 +157,7 @@ export class ClusterLab {
 
   /** [start, end, master port] of each CLUSTER SLOTS entry, as node `port` sees them (sorted). */
   async slotOwners(port: number): Promise<[number, number, number][]> {
-    const r = await redisCmd(port, 'CLUSTER', 'SLOTS');
+    const r = await this.cmd(port, 'CLUSTER', 'SLOTS');
     if (!Array.isArray(r)) throw new Error('CLUSTER SLOTS: not an array');
     const out: [number, number, number][] = [];
     for (const e of r) {
@@ -136,9 +188,9 @@ export class ClusterLab {
     const out: number[] = [];
     for (const n of this.running()) {
       if (n.port === port) continue;
-      const info = await redisCmd(n.port, 'CLUSTER', 'MYID');
+      const info = await this.cmd(n.port, 'CLUSTER', 'MYID');
       if (info === id) continue;
-      const nodes = await redisCmd(n.port, 'CLUSTER', 'NODES');
+      const nodes = await this.cmd(n.port, 'CLUSTER', 'NODES');
       if (typeof nodes !== 'string') continue;
       const me = nodes.split('\n').find((l) => l.includes('myself'));
       if (me !== undefined && me.includes('slave') && me.includes(id)) out.push(n.port);
@@ -147,7 +199,7 @@ export class ClusterLab {
   }
 
   async id(port: number): Promise<string> {
-    const r = await redisCmd(port, 'CLUSTER', 'MYID');
+    const r = await this.cmd(port, 'CLUSTER', 'MYID');
     if (typeof r !== 'string') throw new Error(`CLUSTER MYID on ${port}: ${r instanceof RespError ? r.message : String(r)}`);
     return r;
   }

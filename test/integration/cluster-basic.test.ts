@@ -238,3 +238,59 @@ test('a reload keeps a cluster pool serving (settings change in place, nodes and
   assert.equal(Object.values(st).filter((v) => typeof v === 'object').length, 3);
   assert.match(nm.stderr, /cluster: pool 'cl': 3 masters serve 16384 of 16384 slots/);
 });
+
+test('sessions: WATCH on one slot, BLPOP on a leased connection, SUBSCRIBE/PUBLISH and SSUBSCRIBE/SPUBLISH', async () => {
+  const a = new Redis({ port, host: '127.0.0.1' });
+  const b = new Redis({ port, host: '127.0.0.1' });
+  const s = new Redis({ port, host: '127.0.0.1' });
+  try {
+    // WATCH, a change by another client, EXEC: null (the transaction did not run), as on one Redis.
+    await a.watch('{w}:k');
+    await client.set('{w}:k', 'changed');
+    assert.equal(await a.multi().set('{w}:k', 'mine').exec(), null);
+    assert.equal(await client.get('{w}:k'), 'changed');
+    // BLPOP waits on a connection of its own to the slot's master, and gets the element pushed by another client.
+    const list = '{bl}:list';
+    const owner = await lab.ownerOf(slotOf(list));
+    const popped = b.blpop(list, 5);
+    await until('BLPOP blocked on the master', async () => String(await redisCmd(owner, 'CLIENT', 'LIST')).includes('cmd=blpop'), 5000);
+    await client.lpush(list, 'x');
+    assert.deepEqual(await popped, [list, 'x']);
+    // PUBLISH reaches every node of a cluster: a subscriber through nutmeg gets it once.
+    await s.subscribe('chan1');
+    const got = new Promise<string[]>((res) => s.once('message', (ch: string, m: string) => res([ch, m])));
+    assert.equal(await client.publish('chan1', 'hello'), 1);
+    assert.deepEqual(await got, ['chan1', 'hello']);
+    await s.unsubscribe('chan1');
+    await s.ssubscribe('schan');
+    const got2 = new Promise<string[]>((res) => s.once('smessage', (ch: string, m: string) => res([ch, m])));
+    assert.equal(await client.call('SPUBLISH', 'schan', 'hi'), 1);
+    assert.deepEqual(await got2, ['schan', 'hi']);
+  } finally {
+    a.disconnect();
+    b.disconnect();
+    s.disconnect();
+  }
+});
+
+test('a transaction queued for a slot that moved gets EXECABORT once; the MOVED inside it updates the map', async () => {
+  const key = '{txm}:k';
+  const slot = slotOf(key);
+  const src = await lab.ownerOf(slot);
+  const dst = (await lab.masters()).find((m) => m !== src) as number;
+  const dstId = await lab.id(dst);
+  assert.equal(await client.get(key), null); // nutmeg's map: slot on src
+  assert.equal(await redisCmd(dst, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', await lab.id(src)), 'OK');
+  assert.equal(await redisCmd(src, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId), 'OK');
+  for (const p of [dst, src, ...(await lab.masters()).filter((m) => m !== src && m !== dst)]) await redisCmd(p, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId);
+  const before = ((await readStats(nm.statsPort))['cl'] as Record<string, number>)['cluster_moved'] as number;
+  // (A periodic refresh between the SETSLOTs and this EXEC would have taught nutmeg the move already: then it runs.)
+  const first = await client.multi().set(key, '1').exec().then(() => 'ran', (e: Error) => e.message);
+  if (first !== 'ran') assert.match(first, /EXECABORT/);
+  const r = await client.multi().set(key, '2').get(key).exec();
+  assert.deepEqual(r, [[null, 'OK'], [null, '2']]);
+  assert.equal(await redisCmd(dst, 'GET', key), '2');
+  const after = ((await readStats(nm.statsPort))['cl'] as Record<string, number>)['cluster_moved'] as number;
+  if (first !== 'ran') assert.ok(after > before, 'the MOVED was counted');
+  await lab.waitOk();
+});
