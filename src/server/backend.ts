@@ -325,7 +325,8 @@ export class Backend implements Target, ConnOwner {
   }
 
   redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
-    return !this.removed && this.host.onRedirect(this, conn, msg, status);
+    // Asked even once removed: a cluster node retired by a refresh still answers MOVED for what it was sent.
+    return this.host.onRedirect(this, conn, msg, status);
   }
 
   /** -OOM/-BUSY/-LOADING: relayed to the client, but a failure of this server all the same. */
@@ -338,7 +339,7 @@ export class Backend implements Target, ConnOwner {
   }
 
   onInternalError(text: string): void {
-    if (!this.removed) this.host.onInternalError?.(this, text);
+    this.host.onInternalError?.(this, text);
   }
 
   onRetired(c: ServerConn): void {

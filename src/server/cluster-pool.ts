@@ -244,8 +244,13 @@ export class ClusterPool extends ServerPool {
    * connection (another node's, or this one after what it holds), never fails one.
    */
   override onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
-    if (this.closed) return false;
     const st = this.stats;
+    if (this.closed) {
+      // Removed by a reload or shutting down: nothing is sent again, and a MOVED/ASK still never reaches a client.
+      const l = replyLine(msg);
+      if (status !== REPLY_READONLY && (l.startsWith('MOVED ') || l.startsWith('ASK '))) setReply(msg, errorReply(`ERR nutmeg: cluster redirection after the pool was removed (${l.slice(0, 100)})`));
+      return false;
+    }
     if (status === REPLY_READONLY) {
       // A node believed master is a replica now: a failover the map has not seen.
       this.trigger(`-READONLY from ${b.name}`);

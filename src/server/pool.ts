@@ -287,7 +287,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   /** `-READONLY` on a shared connection goes to onReadonly; a cluster answer is relayed (server/cluster-pool.ts overrides). */
   onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
-    return status === REPLY_READONLY && conn.lessee === null && this.onReadonly(b, msg);
+    return status === REPLY_READONLY && !b.removed && conn.lessee === null && this.onReadonly(b, msg);
   }
 
   /** A pool of fixed addresses relays `-READONLY` (server/sentinel-pool.ts follows the new master instead). */

@@ -155,7 +155,8 @@ export function emptySnapshot(config: Config): StatsSnapshot {
       autoEject: p.autoEjectHosts,
       routes: routesOf(p),
       stats: counters(POOL_STATS, null),
-      servers: p.servers.map((s) => ({
+      // A cluster pool's servers are the nodes its workers learnt (addSnapshot adds them), not its seeds.
+      servers: (p.redisCluster ? [] : p.servers).map((s) => ({
         name: s.name,
         address: s.unixPath ?? `${s.host}:${s.port}`,
         stats: counters(SERVER_STATS, null),
@@ -195,7 +196,13 @@ export function addSnapshot(into: StatsSnapshot, from: StatsSnapshot, live: bool
     if (live) ip.deadIn += fp.deadIn;
     const servers = new Map(ip.servers.map((s) => [s.name, s]));
     for (const fsrv of fp.servers) {
-      const is = servers.get(fsrv.name);
+      let is = servers.get(fsrv.name);
+      if (is === undefined && fsrv.cluster !== null) {
+        // A Redis Cluster node a worker learnt at run time: listed from then on, with the role and slots it reports.
+        is = { ...fsrv, stats: counters(SERVER_STATS, null), latency: zeroLatency(), ejected: 0, retryInMs: 0, follow: null, cluster: { ...fsrv.cluster } };
+        ip.servers.push(is);
+        servers.set(is.name, is);
+      }
       if (is === undefined) continue;
       for (const k of Object.keys(is.stats) as ServerCounterName[]) {
         if (k === 'serverEjectedAt') is.stats[k] = Math.max(is.stats[k], fsrv.stats[k]);

@@ -211,6 +211,7 @@ export class ClusterLab {
 
   async stop(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.proc.stop()));
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -294,3 +294,29 @@ test('a transaction queued for a slot that moved gets EXECABORT once; the MOVED 
   if (first !== 'ran') assert.ok(after > before, 'the MOVED was counted');
   await lab.waitOk();
 });
+
+test('--workers 2: each worker follows the cluster; the stats port lists the nodes the workers learnt', async () => {
+  const wport = await freePort();
+  const masters = await lab.masters();
+  const w = await startNutmeg(
+    ['cw:', `  listen: 127.0.0.1:${wport}`, '  redis: true', '  redis_cluster: true', '  timeout: 2000', '  servers:', `    - 127.0.0.1:${masters[0]}:1`, ''].join('\n'),
+    [wport],
+    ['--workers', '2'],
+  );
+  const clients = [0, 1, 2, 3].map(() => new Redis({ port: wport, host: '127.0.0.1' }));
+  try {
+    const keys = keyList('wk', 100);
+    await Promise.all(clients.map((c, i) => c.mset(...keys.flatMap((k) => [k, `w${i}`]))));
+    assert.equal(await clients[0]!.exists(...keys), 100);
+    await until('the summed stats list the 3 masters with their slots and every request', async () => {
+      const pool = (await readStats(w.statsPort))['cw'] as Record<string, Record<string, unknown>>;
+      const nodes = Object.values(pool).filter((v) => typeof v === 'object' && v !== null);
+      const slots = nodes.map((n) => String(n['slots'])).join(' ');
+      const requests = nodes.reduce((n, v) => n + (v['requests'] as number), 0);
+      return nodes.length === 3 && nodes.every((n) => n['role'] === 'master') && slots.includes('0-') && requests >= 4 * 3 + 3;
+    }, 10000);
+  } finally {
+    for (const c of clients) c.disconnect();
+    await w.stop('SIGTERM');
+  }
+});
