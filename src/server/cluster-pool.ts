@@ -17,8 +17,8 @@
 //   TRIGGER_MIN_MS, plus one every cluster_refresh_interval. Every change is logged (nodes, slot ranges).
 //
 // Replica reads (read_policy replica | prefer_replica): read-only commands go round robin to the replicas of the
-// slot's master, on connections that send READONLY once after AUTH; a replica connection failure skips that
-// replica until the next refresh.
+// slot's master, on connections that send READONLY once after AUTH; a replica connection failure sends its reads to
+// the master once and skips that replica until the next refresh.
 
 import type { PoolConfig } from '../config/types';
 import { READ_ONLY_CMD } from '../protocol/redis/commands';
@@ -65,9 +65,12 @@ interface Later {
  */
 class ReplicaHost implements BackendHost, Completer {
   private readonly pool: ClusterPool;
+  /** The replica's address (its identity). */
+  private readonly address: string;
 
-  constructor(pool: ClusterPool) {
+  constructor(pool: ClusterPool, address: string) {
     this.pool = pool;
+    this.address = address;
   }
 
   get completer(): Completer {
@@ -127,8 +130,9 @@ class ReplicaHost implements BackendHost, Completer {
     this.pool.finish(msg);
   }
 
+  /** Called during the teardown of a replica connection (its queues already detached): the read goes to the master. */
   failMsg(msg: Msg, text: string): void {
-    this.pool.failMsg(msg, text);
+    this.pool.resendRead(this.address, msg, text);
   }
 }
 
@@ -139,7 +143,6 @@ export class ClusterPool extends ServerPool {
   private lastMap: (string | null)[] = new Array<string | null>(SLOTS).fill(null);
   private seeds: Endpoint[];
   private policy = P_MASTER;
-  private readonly replicaHost = new ReplicaHost(this);
   /** Replica backends by address (read_policy other than master). */
   private readonly replicaNodes = new Map<string, Backend>();
   /** Replicas whose connection failed: skipped until the next refresh. */
@@ -379,6 +382,22 @@ export class ClusterPool extends ServerPool {
     return false;
   }
 
+  /**
+   * A read whose replica connection failed (all replica requests are reads): sent to that replica's master once,
+   * instead of failing (a replica restarting, or promoted and killing its clients).
+   */
+  resendRead(replica: string, msg: Msg, text: string): void {
+    if (!this.closed) {
+      for (const m of this.ctable.nodes) {
+        if (m.replicas.some((r) => r.name === replica)) {
+          m.conn().enqueue(msg, requestBytes(msg), this.ctable.timeout);
+          return;
+        }
+      }
+    }
+    this.failMsg(msg, text);
+  }
+
   /** A replica's connection failed: reads skip it until the next refresh. */
   onReplicaFailure(b: Backend): void {
     if (this.closed || this.replicaDown.has(b)) return;
@@ -576,7 +595,7 @@ export class ClusterPool extends ServerPool {
         seen.add(ep.address);
         let r = this.replicaNodes.get(ep.address);
         if (r === undefined) {
-          r = new Backend(this.replicaHost, ep.address, ep);
+          r = new Backend(new ReplicaHost(this, ep.address), ep.address, ep);
           this.replicaNodes.set(ep.address, r);
         }
         out.push(r);

@@ -32,25 +32,36 @@ export function redisCli(args: string[], timeoutMs = 60000): Promise<string> {
   });
 }
 
-/** One command over TLS (CA `ca`) on a fresh connection; the reply decoded. */
-export function redisCmdTls(port: number, ca: string, ...args: string[]): Promise<RespValue> {
+const encode = (args: readonly string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+
+/** One command over TLS (CA `ca`) on a fresh connection, after AUTH `password` if given; the reply decoded. */
+export function redisCmdTls(port: number, ca: string, password: string | null, ...args: string[]): Promise<RespValue> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({ port, host: '127.0.0.1', ca: fs.readFileSync(ca), servername: 'localhost' });
     const p = new RedisReplyParser();
     let buf = Buffer.alloc(0);
+    let skip = password === null ? 0 : 1;
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`no reply from ${port} to ${args.join(' ')}`));
     }, 3000);
-    s.on('secureConnect', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.on('secureConnect', () => s.write((password === null ? '' : encode(['AUTH', password])) + encode(args)));
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
-      const st = p.parse(buf, 0);
-      if (st === AGAIN) return;
-      clearTimeout(timer);
-      s.destroy();
-      if (st === OK) resolve(decodeReply(buf, 0));
-      else reject(new Error(p.errorText));
+      for (;;) {
+        const st = p.parse(buf, 0);
+        if (st === AGAIN) return;
+        if (st === OK && skip > 0) {
+          skip--;
+          buf = buf.subarray(p.end);
+          continue;
+        }
+        clearTimeout(timer);
+        s.destroy();
+        if (st === OK) resolve(decodeReply(buf, 0));
+        else reject(new Error(p.errorText));
+        return;
+      }
     });
     s.on('error', (e) => {
       clearTimeout(timer);
@@ -65,16 +76,22 @@ export class ClusterLab {
   readonly nodeTimeout: number;
   /** A TLS-only cluster (client port and cluster bus): the certificates; null for plain TCP. */
   readonly certs: Certs | null;
+  /** requirepass of every node (TLS labs only); null = none. */
+  readonly password: string | null;
 
-  private constructor(dir: string, nodeTimeout: number, certs: Certs | null) {
+  private constructor(dir: string, nodeTimeout: number, certs: Certs | null, password: string | null) {
     this.dir = dir;
     this.nodeTimeout = nodeTimeout;
     this.certs = certs;
+    this.password = password;
   }
 
-  /** `masters` masters with `replicas` replicas each, joined and with every slot served; resolves when cluster_state is ok everywhere. */
-  static async start(masters = 3, replicas = 1, nodeTimeout = 2000, certs: Certs | null = null): Promise<ClusterLab> {
-    const lab = new ClusterLab(tmpDir('nutmeg-cluster-'), nodeTimeout, certs);
+  /**
+   * `masters` masters with `replicas` replicas each, joined and with every slot served; resolves when cluster_state
+   * is ok everywhere. `certs`: TLS only (client port and bus); `password`: requirepass (with certs only).
+   */
+  static async start(masters = 3, replicas = 1, nodeTimeout = 2000, certs: Certs | null = null, password: string | null = null): Promise<ClusterLab> {
+    const lab = new ClusterLab(tmpDir('nutmeg-cluster-'), nodeTimeout, certs, certs === null ? null : password);
     try {
       const n = masters * (1 + replicas);
       const nodes = await Promise.all(Array.from({ length: n }, () => lab.startNode()));
@@ -101,12 +118,13 @@ export class ClusterLab {
 
   /** redis-cli's TLS options for this lab. */
   cliTls(): string[] {
-    return this.certs === null ? [] : ['--tls', '--cacert', this.certs.ca];
+    const auth = this.password === null ? [] : ['-a', this.password, '--no-auth-warning'];
+    return this.certs === null ? auth : ['--tls', '--cacert', this.certs.ca, ...auth];
   }
 
   /** One command to a node of the lab (TLS when the lab is). */
   cmd(port: number, ...args: string[]): Promise<RespValue> {
-    return this.certs === null ? redisCmd(port, ...args) : redisCmdTls(port, this.certs.ca, ...args);
+    return this.certs === null ? redisCmd(port, ...args) : redisCmdTls(port, this.certs.ca, this.password, ...args);
   }
 
   /** A fresh cluster-enabled node, not yet part of any cluster. */
@@ -118,7 +136,8 @@ export class ClusterLab {
       : ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', c.serverCert,
         '--tls-key-file', c.serverKey, '--tls-ca-cert-file', c.ca, '--tls-auth-clients', 'no',
         // the cluster bus always asks the connecting node for a client certificate
-        '--tls-client-cert-file', c.clientCert, '--tls-client-key-file', c.clientKey];
+        '--tls-client-cert-file', c.clientCert, '--tls-client-key-file', c.clientKey,
+        ...(this.password === null ? [] : ['--requirepass', this.password, '--masterauth', this.password])];
     const proc = new Proc(
       'redis-server',
       [

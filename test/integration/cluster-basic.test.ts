@@ -266,6 +266,14 @@ test('sessions: WATCH on one slot, BLPOP on a leased connection, SUBSCRIBE/PUBLI
     const got2 = new Promise<string[]>((res) => s.once('smessage', (ch: string, m: string) => res([ch, m])));
     assert.equal(await client.call('SPUBLISH', 'schan', 'hi'), 1);
     assert.deepEqual(await got2, ['schan', 'hi']);
+    // PSUBSCRIBE: one upstream pattern subscription on one node (every node sees every PUBLISH: more would duplicate).
+    await a.psubscribe('pat:*');
+    const pm = new Promise<string[]>((res) => a.once('pmessage', (pat: string, ch: string, m: string) => res([pat, ch, m])));
+    await client.publish('pat:1', 'p');
+    assert.deepEqual(await pm, ['pat:*', 'pat:1', 'p']);
+    let numpat = 0;
+    for (const m of await lab.masters()) numpat += (await redisCmd(m, 'PUBSUB', 'NUMPAT')) as number;
+    assert.equal(numpat, 1);
   } finally {
     a.disconnect();
     b.disconnect();
@@ -318,5 +326,21 @@ test('--workers 2: each worker follows the cluster; the stats port lists the nod
   } finally {
     for (const c of clients) c.disconnect();
     await w.stop('SIGTERM');
+  }
+});
+
+test('read_policy prefer_replica: a replica that dies costs no read (they go to its master)', async () => {
+  const r = new Redis({ port: rport, host: '127.0.0.1' });
+  try {
+    const keys = keyList('rk', 60);
+    await client.mset(...keys.flatMap((k) => [k, 'v']));
+    await until('replicas have the keys', async () => (await r.mget(...keys)).every((v) => v === 'v'), 5000);
+    const masters = await lab.masters();
+    const victim = (await lab.replicasOf(masters[0] as number))[0] as number;
+    await (lab.nodes.get(victim) as { proc: { stop(): Promise<void> } }).proc.stop();
+    for (let i = 0; i < 20; i++) assert.deepEqual(await r.mget(...keys), keys.map(() => 'v'), `round ${i}`);
+    for (const k of keys.slice(0, 20)) assert.equal(await r.get(k), 'v');
+  } finally {
+    r.disconnect();
   }
 });

@@ -1,5 +1,6 @@
-// A Redis Cluster pool with server_tls against a TLS-only cluster (3 masters, `--port 0 --tls-port --tls-cluster
-// yes`): CLUSTER SLOTS refreshes and the data connections both dial TLS; keys on every master; a MOVED followed.
+// A Redis Cluster pool with server_tls and redis_auth against a TLS-only cluster with requirepass (3 masters,
+// `--port 0 --tls-port --tls-cluster yes`): CLUSTER SLOTS refreshes and the data connections both dial TLS and
+// AUTH; keys on every master; a MOVED followed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -22,7 +23,7 @@ function slotOf(key: string): number {
 
 before(async () => {
   certs = makeCerts();
-  lab = await ClusterLab.start(3, 0, 2000, certs);
+  lab = await ClusterLab.start(3, 0, 2000, certs, 'cl-secret');
   port = await freePort();
   const masters = await lab.masters();
   nm = await startNutmeg(
@@ -32,6 +33,7 @@ before(async () => {
       '  redis: true',
       '  redis_cluster: true',
       '  timeout: 2000',
+      '  redis_auth: cl-secret',
       '  server_tls: true',
       `  server_tls_ca_cert_file: ${certs.ca}`,
       '  servers:',
@@ -40,7 +42,7 @@ before(async () => {
     ].join('\n'),
     [port],
   );
-  client = new Redis({ port, host: '127.0.0.1' });
+  client = new Redis({ port, host: '127.0.0.1', password: 'cl-secret' }); // redis_auth is the clients' password too
 });
 
 after(async () => {
@@ -50,7 +52,7 @@ after(async () => {
   if (certs !== undefined) fs.rmSync(certs.dir, { recursive: true, force: true });
 });
 
-test('server_tls: the slot map and the keys of every master go over TLS; a MOVED is followed there too', async () => {
+test('server_tls and redis_auth: the slot map and the keys of every master go over TLS; a MOVED is followed there too', async () => {
   const keys = keyList('tls', 60);
   const args: string[] = [];
   keys.forEach((k, i) => args.push(k, `t${i}`));
