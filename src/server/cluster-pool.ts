@@ -662,6 +662,10 @@ export class ClusterPool extends ServerPool {
 
   // --- stats
 
+  override slotsServed(): number {
+    return this.ctable.covered;
+  }
+
   override clusterInfo(b: Backend): ClusterNodeInfo | null {
     if (this.replicaNodes.get(b.name) === b) return { role: 'replica', slots: '' };
     return { role: 'master', slots: this.ctable.rangesOf(b) };

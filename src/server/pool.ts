@@ -141,6 +141,11 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     return null;
   }
 
+  /** Hash slots the pool's slot map serves (a cluster pool), -1 for other pools. */
+  slotsServed(): number {
+    return -1;
+  }
+
   /** A Redis Cluster node's role and slot ranges for the stats (null: not a cluster pool). */
   clusterInfo(_b: Backend): ClusterNodeInfo | null {
     return null;

@@ -61,6 +61,8 @@ export interface PoolSnap {
   servers: ServerSnap[];
   /** Processes in which every server of this pool is ejected. */
   deadIn: number;
+  /** A Redis Cluster pool: hash slots its slot map serves (the fewest over processes); -1 for other pools. */
+  slotsServed: number;
 }
 
 export interface StatsSnapshot {
@@ -131,6 +133,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         stats: counters(POOL_STATS, p.stats),
         servers,
         deadIn: servers.length > 0 && ejectedServers === servers.length ? 1 : 0,
+        slotsServed: p.slotsServed(),
       };
     }),
   };
@@ -167,6 +170,7 @@ export function emptySnapshot(config: Config): StatsSnapshot {
         cluster: null,
       })),
       deadIn: 0,
+      slotsServed: -1,
     })),
   };
 }
@@ -194,6 +198,7 @@ export function addSnapshot(into: StatsSnapshot, from: StatsSnapshot, live: bool
       if (live || !POOL_GAUGES.has(k)) ip.stats[k] += fp.stats[k];
     }
     if (live) ip.deadIn += fp.deadIn;
+    if (live && fp.slotsServed >= 0) ip.slotsServed = ip.slotsServed < 0 ? fp.slotsServed : Math.min(ip.slotsServed, fp.slotsServed);
     const servers = new Map(ip.servers.map((s) => [s.name, s]));
     for (const fsrv of fp.servers) {
       let is = servers.get(fsrv.name);
@@ -237,7 +242,10 @@ function mergeFollow(into: ServerSnap, from: ServerSnap): void {
   }
 }
 
-/** /healthz: healthy when not shutting down, no process has every server of a pool ejected, and every followed master is known. */
+/**
+ * /healthz: healthy when not shutting down, no process has every server of a pool ejected, every followed master is
+ * known, and every cluster pool's map serves all 16384 slots.
+ */
 export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; reason: string } {
   if (stopping) return { ok: false, reason: 'shutting down' };
   for (const p of snap.pools) {
@@ -245,6 +253,7 @@ export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; r
       const where = snap.workers > 1 ? ` in ${p.deadIn} of ${snap.workers} workers` : '';
       return { ok: false, reason: `pool '${p.name}': all ${p.servers.length} servers ejected${where}` };
     }
+    if (p.slotsServed >= 0 && p.slotsServed < 16384) return { ok: false, reason: `pool '${p.name}': ${p.slotsServed} of 16384 hash slots served by the cluster map` };
     for (const s of p.servers) {
       if (s.follow?.role === 'unknown') return { ok: false, reason: `pool '${p.name}': master '${s.name}' unknown to every sentinel` };
     }

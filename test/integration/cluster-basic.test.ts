@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import Redis, { Cluster } from 'ioredis';
 import { startNutmeg, freePort, readStats, until, type ProxyProc } from '../helpers/procs';
+import { httpGet } from '../helpers/http';
 import { ClusterLab, redisCmd, keyList } from '../helpers/cluster';
 import { keySlot } from '../../src/route/slot';
 
@@ -14,6 +15,7 @@ let lab: ClusterLab;
 let nm: ProxyProc;
 let port = 0;
 let rport = 0;
+let hport = 0;
 let direct: Cluster;
 let client: Redis;
 
@@ -49,8 +51,9 @@ before(async () => {
   lab = await ClusterLab.start(3, 1, 2000);
   port = await freePort();
   rport = await freePort();
+  hport = await freePort();
   const masters = await lab.masters();
-  nm = await startNutmeg(yaml(masters), [port, rport], ['-v', '6']);
+  nm = await startNutmeg(yaml(masters), [port, rport], ['-v', '6', '--http-port', String(hport)]);
   direct = new Cluster([{ host: '127.0.0.1', port: masters[0] as number }], { lazyConnect: false });
   client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
 });
@@ -149,6 +152,13 @@ test('stats show the nodes with their slot ranges, and the cluster counters in t
     const mine = owners.filter((o) => o[2] === port).map((o) => (o[0] === o[1] ? `${o[0]}` : `${o[0]}-${o[1]}`));
     assert.equal(n['slots'], mine.join(' '), name);
   }
+  assert.equal((await httpGet(hport, '/healthz')).status, 200);
+  const m = (await httpGet(hport, '/metrics')).body;
+  assert.match(m, /nutmeg_cluster_node_slots\{pool="cl",server="127\.0\.0\.1:\d+",role="master"\} 5461/);
+  assert.match(m, /nutmeg_pool_cluster_moved_total\{pool="cl"\} \d+/);
+  const status = JSON.parse((await httpGet(hport, '/status.json')).body) as { pools: { name: string; servers: { cluster: { role: string; slots: string } | null }[] }[] };
+  const cl = status.pools.find((p) => p.name === 'cl');
+  assert.equal(cl?.servers.filter((s) => s.cluster?.role === 'master').length, 3);
 });
 
 test('a manual slot migration: ASK is followed (ASKING + command), TRYAGAIN retried, no MOVED/ASK reaches the client', async () => {

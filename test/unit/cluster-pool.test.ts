@@ -19,6 +19,7 @@ import type { SlotRange } from '../../src/server/cluster-topology';
 import type { ClusterTable } from '../../src/route/cluster-table';
 import { initLog, flushLog } from '../../src/util/log';
 import { stopTicker } from '../../src/util/clock';
+import { takeSnapshot, health } from '../../src/stats/snapshot';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nutmeg-cpool-'));
 const logFile = path.join(dir, 'log');
@@ -148,6 +149,25 @@ test('triggered refreshes: one at a time, at most one a second', async () => {
     assert.equal(pool.stats.clusterRefreshes, 1, 'one refresh in the first second');
     assert.equal(pool.stats.clusterRefreshErrors, 1, 'no seed answered (nothing listens on port 1)');
     assert.match(logText(), /no node answered CLUSTER SLOTS \(test 0\): 127.0.0.1:1: ECONNREFUSED; keeping the slot map in force/);
+  } finally {
+    pool.close();
+  }
+});
+
+test('/healthz: a cluster pool whose map does not serve every slot is unhealthy; stats list the nodes with their slots', () => {
+  const pool = newPool();
+  const p = pool as unknown as Internals;
+  try {
+    const empty = takeSnapshot([pool], { total: 0, current: 0 });
+    assert.deepEqual(health(empty, false), { ok: false, reason: "pool 'cl': 0 of 16384 hash slots served by the cluster map" });
+    p.apply(THREE, '127.0.0.1:7000', 'start-up');
+    const snap = takeSnapshot([pool], { total: 0, current: 0 });
+    assert.deepEqual(health(snap, false), { ok: true, reason: 'ok' });
+    assert.deepEqual(snap.pools[0]?.servers.map((s) => [s.name, s.cluster?.role, s.cluster?.slots]), [
+      ['127.0.0.1:7000', 'master', '0-5460'],
+      ['127.0.0.1:7001', 'master', '5461-10922'],
+      ['127.0.0.1:7002', 'master', '10923-16383'],
+    ]);
   } finally {
     pool.close();
   }
