@@ -309,6 +309,7 @@ async function clusterRows(workloads: Workload[], args: Args, procs: Proc[]): Pr
       );
     }
   }
+  await lab.stop(); // its nodes and temporary directory (the other processes stop with the run)
 }
 
 /** memcaslap rows: 50 connections, 1 KB values, `set` the share of sets (the rest gets). */

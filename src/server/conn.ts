@@ -24,6 +24,8 @@
 //   - a `-READONLY` reply may be redirected (owner.redirect): the request goes again to the new master instead
 //     of completing. That runs inside onData, and may take back this connection's unsent tail and retire it;
 //     it never touches a request awaiting a reply here, so the pairing of the replies still in `buf` holds.
+// A Redis Cluster pool (server/cluster-pool.ts) redirects the same way on MOVED, ASK and TRYAGAIN: the request is
+// queued again on another node's connection (or this one, after what it holds), never completed with the redirection.
 
 import type * as net from 'node:net';
 import { Ring } from '../util/ring';

@@ -323,6 +323,18 @@ export class IncrLoad {
     return [...m].map(([e, n]) => `${n}× ${e}`).join('; ') || 'none';
   }
 
+  /** Wall clock of the last failed INCR, or `none` when none failed (no spread: there may be 100,000 errors). */
+  lastErrorAt(none: number): number {
+    let last = none;
+    let any = false;
+    for (const o of this.ops) {
+      if (o.ok) continue;
+      if (!any || o.at > last) last = o.at;
+      any = true;
+    }
+    return last;
+  }
+
   /** Ops in [from, to) on wall clock that succeeded. */
   okBetween(from: number, to: number): number {
     return this.ops.filter((o) => o.ok && o.at >= from && o.at < to).length;
