@@ -288,6 +288,7 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
       mirrorErrors: p.stats.mirrorErrors,
       mirrorDropped: p.stats.mirrorDropped,
       warmupHits: p.stats.warmupHits,
+      slotsServed: p.slotsServed,
       servers: p.servers.map((s) => {
         const st = s.stats;
         return {

@@ -196,6 +196,7 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       var er = rate(p.forwardError, op && op.forwardError, dt);
       var summary = el('div', 'summary');
       stat(summary, 'servers live', live + ' / ' + p.servers.length, live === 0 && p.servers.length > 0 ? 'nonzero' : null);
+      if (p.slotsServed >= 0) stat(summary, 'slots served', p.slotsServed + ' / 16384', p.slotsServed < 16384 ? 'nonzero' : null);
       var sf = p.servers.length && p.servers[0].follow;
       if (sf) stat(summary, 'sentinels connected', sf.sentinels, sf.sentinels === 0 ? 'nonzero' : null);
       stat(summary, 'clients', p.clientConnections);

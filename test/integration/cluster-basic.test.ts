@@ -156,9 +156,11 @@ test('stats show the nodes with their slot ranges, and the cluster counters in t
   const m = (await httpGet(hport, '/metrics')).body;
   assert.match(m, /nutmeg_cluster_node_slots\{pool="cl",server="127\.0\.0\.1:\d+",role="master"\} 5461/);
   assert.match(m, /nutmeg_pool_cluster_moved_total\{pool="cl"\} \d+/);
-  const status = JSON.parse((await httpGet(hport, '/status.json')).body) as { pools: { name: string; servers: { cluster: { role: string; slots: string } | null }[] }[] };
+  const status = JSON.parse((await httpGet(hport, '/status.json')).body) as { pools: { name: string; slotsServed: number; servers: { cluster: { role: string; slots: string } | null }[] }[] };
   const cl = status.pools.find((p) => p.name === 'cl');
   assert.equal(cl?.servers.filter((s) => s.cluster?.role === 'master').length, 3);
+  assert.equal(cl?.slotsServed, 16384);
+  assert.match((await httpGet(hport, '/')).body, /slots served/);
 });
 
 test('a manual slot migration: ASK is followed (ASKING + command), TRYAGAIN retried, no MOVED/ASK reaches the client', async () => {
@@ -237,9 +239,11 @@ test('read_policy replica: reads go to replicas (READONLY sent), writes to maste
   }
 });
 
-test('a reload keeps a cluster pool serving (settings change in place, nodes and map kept)', async () => {
+test('a reload keeps a cluster pool serving (settings change in place, nodes and map kept) and adds a new one', async () => {
   const masters = await lab.masters();
-  fs.writeFileSync(nm.conf, yaml(masters, 'prefer_replica', 3000));
+  const nport = await freePort();
+  const added = ['nw:', `  listen: 127.0.0.1:${nport}`, '  redis: true', '  redis_cluster: true', '  servers:', `    - 127.0.0.1:${masters[1]}:1`, ''].join('\n');
+  fs.writeFileSync(nm.conf, yaml(masters, 'prefer_replica', 3000) + added);
   nm.signal('SIGUSR1');
   await until('the reload', () => nm.stderr.includes('reload: configuration 2 applied'), 10000);
   assert.equal(await client.set('reload:k', 'v'), 'OK');
@@ -247,6 +251,14 @@ test('a reload keeps a cluster pool serving (settings change in place, nodes and
   const st = (await readStats(nm.statsPort))['cl'] as Record<string, unknown>;
   assert.equal(Object.values(st).filter((v) => typeof v === 'object').length, 3);
   assert.match(nm.stderr, /cluster: pool 'cl': 3 masters serve 16384 of 16384 slots/);
+  // The new pool asked the cluster for its map before the new configuration went into force.
+  const n = new Redis({ port: nport, host: '127.0.0.1' });
+  try {
+    assert.equal(await n.get('reload:k'), 'v');
+  } finally {
+    n.disconnect();
+  }
+  assert.match(nm.stderr, /cluster: pool 'nw': 3 masters serve 16384 of 16384 slots/);
 });
 
 test('sessions: WATCH on one slot, BLPOP on a leased connection, SUBSCRIBE/PUBLISH and SSUBSCRIBE/SPUBLISH', async () => {
