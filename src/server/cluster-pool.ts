@@ -536,6 +536,7 @@ export class ClusterPool extends ServerPool {
     }
     const next = slots.map((b) => (b === null ? null : b.name));
     this.logChanges(this.lastMap, next, via, why);
+    const prev = this.lastMap;
     this.lastMap = next;
     const table = new ClusterTable(slots, this.config.timeout, this.scratch);
     const masters = new Set(table.nodes);
@@ -545,6 +546,13 @@ export class ClusterPool extends ServerPool {
       this.backends.delete(addr);
       b.replicas = [];
       b.remove();
+      // Its pub/sub connection (the pool's subscriptions placed on it) follows its slots to their new master,
+      // which subscribes anew: a failed node would otherwise be dialled forever, its subscribers cut off.
+      if (b.channels.size > 0) {
+        const was = prev.indexOf(addr);
+        const heir = (was >= 0 ? slots[was] : null) ?? table.nodes[0] ?? null;
+        if (heir !== null) b.moveTo(heir.endpoint);
+      }
     }
     this.setReplicas(table, replicas);
     this.ctable = table;

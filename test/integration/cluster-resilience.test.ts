@@ -226,6 +226,14 @@ test('kill -9 of a master under load: recovery within node-timeout plus a refres
   for (const m of masters) if ((await lab.replicasOf(m)).length > 0) victim = m;
   assert.ok(victim > 0);
   const replica = (await lab.replicasOf(victim))[0] as number;
+  // A subscriber whose channel nutmeg places on the victim (by the channel's slot).
+  let channel = '';
+  for (let i = 0; i < 100000 && channel === ''; i++) if ((await lab.ownerOf(slotOf(`ch:${i}`))) === victim) channel = `ch:${i}`;
+  const sub = new Redis({ port, host: '127.0.0.1' });
+  t.after(() => sub.disconnect());
+  const heard: string[] = [];
+  sub.on('message', (_ch: string, m: string) => heard.push(m));
+  await sub.subscribe(channel);
   const load = new IncrLoad(port, keys, 600000, 60000);
   await load.start(4);
   t.after(() => load.stop());
@@ -255,4 +263,15 @@ test('kill -9 of a master under load: recovery within node-timeout plus a refres
   for (const e of errors) assert.match(e.error, /Connection refused|ECONNREFUSED|Connection reset|Broken pipe|timed out|^ERR unknown$|CLUSTERDOWN|not served/, `an error that names its cause: ${e.error}`);
   assert.ok(lastErr - t0 <= NODE_TIMEOUT + 8000, `recovered within node-timeout plus a refresh (${lastErr - t0} ms)`);
   assert.ok(lastErr - promotedAt <= 3000, `nutmeg followed the promotion within a refresh (${lastErr - promotedAt} ms)`);
+  // The subscription placed on the dead node moved with its slots: messages published now reach the subscriber.
+  const pub = new Redis({ port, host: '127.0.0.1' });
+  try {
+    let n = 0;
+    await until('the subscriber hears a message published after the failover', async () => {
+      await pub.publish(channel, `after-${n++}`);
+      return heard.some((m) => m.startsWith('after-'));
+    }, 10000);
+  } finally {
+    pub.disconnect();
+  }
 });
