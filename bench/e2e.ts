@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startRedis, startMemcached, startNutmeg, startNutcracker, freePorts, tmpDir, waitPort, Proc, type Backend, type ProxyProc } from '../test/helpers/procs';
 import { makeCerts, startRedisTls } from '../test/helpers/certs';
+import { ClusterLab } from '../test/helpers/cluster';
 
 interface Args {
   rounds: number;
@@ -244,6 +245,73 @@ async function tlsRows(workloads: Workload[], args: Args, procs: Proc[], redis: 
   fs.rmSync(certs.dir, { recursive: true, force: true });
 }
 
+/** Redis Cluster rows: GET and SET, pipelined and not, 50 connections, 100000 random keys (as the plain rows). */
+const CLUSTER_WORKLOADS: Workload[] = [
+  { name: 'cluster-get-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'cluster-set-p1', redis: true, n: 60000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '1', '--csv'] },
+  { name: 'cluster-get-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'get', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+  { name: 'cluster-set-p16', redis: true, n: 400000, args: (p, n) => ['-p', String(p), '-t', 'set', '-n', String(n), '-c', '50', '-r', '100000', '-P', '16', '--csv'] },
+];
+
+/**
+ * The Redis Cluster rows: `redis-benchmark --cluster` straight to a 3-master cluster, nutmeg's redis_cluster pool in
+ * front of it, and nutmeg's hashed (ketama) pool over 3 standalone redis-servers (the same shape without Cluster).
+ * Interleaved rounds, medians; ratios nutmeg-cluster/direct-cluster and nutmeg-cluster/nutmeg-hashed.
+ */
+async function clusterRows(workloads: Workload[], args: Args, procs: Proc[]): Promise<void> {
+  const lab = await ClusterLab.start(3, 0, 5000);
+  procs.push(...[...lab.nodes.values()].map((n) => n.proc));
+  const masters = await lab.masters();
+  const plain = await Promise.all([0, 1, 2].map(() => startRedis()));
+  procs.push(...plain);
+  const [clPort, hPort] = (await freePorts(2)) as [number, number];
+  const cl = await startNutmeg(
+    ['bench_cluster:', `  listen: 127.0.0.1:${clPort}`, '  redis: true', '  redis_cluster: true', '  preconnect: true', '  timeout: 3000', '  servers:', ...masters.map((m) => `    - 127.0.0.1:${m}:1`), ''].join('\n'),
+    [clPort],
+    args.workers > 1 ? ['--workers', String(args.workers)] : [],
+  );
+  procs.push(cl);
+  const hashed = await startNutmeg(
+    ['bench_hashed:', `  listen: 127.0.0.1:${hPort}`, '  hash: fnv1a_64', '  distribution: ketama', '  redis: true', '  preconnect: true', '  timeout: 3000', '  servers:', ...plain.map((r, i) => `    - 127.0.0.1:${r.port}:1 redis${i}`), ''].join('\n'),
+    [hPort],
+    args.workers > 1 ? ['--workers', String(args.workers)] : [],
+  );
+  procs.push(hashed);
+  const targets: { name: string; port: number; pid: number; pre: string[] }[] = [
+    { name: 'direct-cluster', port: masters[0] as number, pid: 0, pre: ['--cluster'] },
+    { name: 'nutmeg-cluster', port: clPort, pid: cl.pid, pre: [] },
+    { name: 'nutmeg-hashed', port: hPort, pid: hashed.pid, pre: [] },
+  ];
+  console.log(`\nRedis Cluster: 3 masters; direct = redis-benchmark --cluster; nutmeg-hashed = a ketama pool over 3 standalone redis-servers`);
+  console.log('workload            target              req/s   cpu µs/req   rss MB   nutmeg-cluster/direct-cluster   nutmeg-cluster/nutmeg-hashed');
+  for (const w of workloads) {
+    const n = Math.max(1000, Math.round(w.n * args.scale));
+    for (const t of targets) await run('redis-benchmark', [...t.pre, ...w.args(t.port, Math.max(10, Math.round(n / 5)))], 60000); // warm-up
+    const per: Record<string, Measured> = {};
+    for (let r = 0; r < args.rounds; r++) {
+      for (const t of targets.map((_, i) => targets[(i + r) % targets.length]!)) {
+        const c0 = t.pid > 0 ? cpuUs(t.pid) : 0;
+        const rps = parseRps(await run('redis-benchmark', [...t.pre, ...w.args(t.port, n)], 120000));
+        const c1 = t.pid > 0 ? cpuUs(t.pid) : 0;
+        const e = (per[t.name] ??= { rps: [], cpu: [], rss: 0 });
+        e.rps.push(rps);
+        e.cpu.push(t.pid > 0 ? (c1 - c0) / n : 0);
+        e.rss = t.pid > 0 ? rssMb(t.pid) : 0;
+      }
+    }
+    const d = med(per['direct-cluster']!.rps);
+    const h = per['nutmeg-hashed']!;
+    for (const t of targets) {
+      const e = per[t.name]!;
+      const ratios = t.name === 'nutmeg-cluster' ? `${(d > 0 ? med(e.rps) / d : 0).toFixed(2).padStart(29)}   ${(med(e.rps) / med(h.rps)).toFixed(2)} thr, ${(med(e.cpu) / med(h.cpu)).toFixed(2)} cpu` : '';
+      console.log(
+        `${w.name.padEnd(19)} ${t.name.padEnd(15)} ${med(e.rps).toFixed(0).padStart(9)} ${t.pid > 0 ? med(e.cpu).toFixed(2).padStart(12) : '           -'} ${t.pid > 0 ? e.rss.toFixed(1).padStart(8) : '       -'}   ${ratios}`,
+      );
+    }
+  }
+  await lab.stop(); // its nodes and temporary directory (the other processes stop with the run)
+}
+
 /** memcaslap rows: 50 connections, 1 KB values, `set` the share of sets (the rest gets). */
 interface McWorkload {
   name: string;
@@ -367,16 +435,18 @@ async function main(): Promise<void> {
   const selected = (name: string): boolean => args.workloads.length === 0 || args.workloads.some((f) => name.includes(f));
   const workloads = WORKLOADS.filter((w) => selected(w.name));
   const tlsWorkloads = TLS_WORKLOADS.filter((w) => selected(w.name));
+  const clusterWorkloads = CLUSTER_WORKLOADS.filter((w) => selected(w.name));
   const mcWorkloads = has('memcached') && (has('memcaslap') || has('memaslap')) ? MC_WORKLOADS.filter((w) => selected(w.name)) : [];
   if (args.list) {
-    for (const w of [...WORKLOADS, ...TLS_WORKLOADS, ...MC_WORKLOADS]) console.log(w.name);
+    for (const w of [...WORKLOADS, ...TLS_WORKLOADS, ...CLUSTER_WORKLOADS, ...MC_WORKLOADS]) console.log(w.name);
     return;
   }
-  if (workloads.length + tlsWorkloads.length + mcWorkloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
+  if (workloads.length + tlsWorkloads.length + clusterWorkloads.length + mcWorkloads.length === 0) throw new Error(`no workload matches ${args.workloads.join(',')} (--list shows them)`);
   if (workloads.length + tlsWorkloads.length === 0) {
     const procs: Proc[] = [];
     try {
-      await mirrorRows(mcWorkloads, args, procs);
+      if (clusterWorkloads.length > 0) await clusterRows(clusterWorkloads, args, procs);
+      if (mcWorkloads.length > 0) await mirrorRows(mcWorkloads, args, procs);
     } finally {
       await Promise.all(procs.map((p) => p.stop('SIGTERM')));
     }
@@ -440,6 +510,7 @@ async function main(): Promise<void> {
       report(w, targets, per);
     }
     if (tlsWorkloads.length > 0) await tlsRows(tlsWorkloads, args, procs, redis);
+    if (clusterWorkloads.length > 0) await clusterRows(clusterWorkloads, args, procs);
     if (mcWorkloads.length > 0) await mirrorRows(mcWorkloads, args, procs);
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGTERM')));

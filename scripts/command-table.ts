@@ -51,6 +51,9 @@ function classify(i: number): [string, string] {
       if (r.name.startsWith('client') && !CLIENT_LOCAL.has(r.name)) return ['refused', 'other clients and server connections are not the client\'s to manage through a proxy'];
       return ['local', 'answered by the proxy'];
     default:
+      // redis_cluster pools answer CLUSTER themselves (forward/redis.ts cluster()).
+      if (r.name === 'cluster|keyslot' || r.name === 'cluster|info') return ['refused', `${r.reason}; a redis_cluster pool answers it locally`];
+      if (r.name === 'cluster' || r.name.startsWith('cluster|')) return ['refused', `${r.reason}; a redis_cluster pool answers 'This instance has cluster support disabled'`];
       return ['refused', r.reason];
   }
 }

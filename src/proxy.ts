@@ -17,6 +17,7 @@ import { listenAddrs, type Config, type PoolConfig } from './config/types';
 import type { CliOptions } from './cli-args';
 import { ServerPool } from './server/pool';
 import { SentinelPool } from './server/sentinel-pool';
+import { ClusterPool } from './server/cluster-pool';
 import { Listener, listenKey } from './client/listener';
 import type { ClientConn } from './client/conn';
 import { redisProtocol } from './forward/redis';
@@ -53,6 +54,7 @@ export interface ReloadSummary {
 }
 
 function newPool(pc: PoolConfig, drainMs: number): ServerPool {
+  if (pc.redisCluster) return new ClusterPool(pc, redisProtocol, drainMs);
   if (pc.sentinel !== null) return new SentinelPool(pc, redisProtocol, drainMs);
   return new ServerPool(pc, pc.redis ? redisProtocol : memcacheProtocol, drainMs);
 }

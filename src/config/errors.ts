@@ -38,6 +38,7 @@ export type ConfigErrorCode =
   | 'EBADPOLICY' // read_policy: not one of the five
   | 'EBADTLS' // a TLS file that cannot be read or used (names the file and why), a bad TLS version or cipher list
   | 'ETLSPAIR' // a TLS key without the key that goes with it (tls_listen without a certificate, a key without its certificate, ...)
+  | 'ECLUSTER' // redis_cluster: on a memcache pool, or with a key that makes no sense for it (hash, distribution, sentinels, ...), or a cluster_* key without it
   | 'EBADUSERS'; // client_users: not a list of {name, password, mode, key_prefixes}, a name twice, an unknown mode
 
 /**

@@ -18,6 +18,7 @@ import { checkCaFile, checkCertificate, checkKeyPair, checkParams, parseProtocol
 import {
   DISTRIBUTION_NAMES,
   READ_POLICIES,
+  CLUSTER_READ_POLICIES,
   TLS_AUTH_CLIENTS,
   TLS_PROTOCOLS,
   type ClientUserConfig,
@@ -98,6 +99,10 @@ const DIRECTIVES: ReadonlyMap<string, Directive> = new Map<string, Directive>([
   ['sentinel_user', { type: 'string', expect: 'an ACL user name of the sentinels (with sentinel_auth)' }],
   ['sentinel_refresh_interval', { type: 'number', expect: 'milliseconds between re-queries of the sentinels as decimal digits; 0 = events only' }],
   ['read_policy', { type: 'read_policy', expect: `one of: ${READ_POLICIES.join(', ')}` }],
+  // Redis Cluster (wave2 §3)
+  ['redis_cluster', { type: 'bool', expect: BOOL }],
+  ['cluster_refresh_interval', { type: 'number', expect: 'milliseconds between CLUSTER SLOTS refreshes as decimal digits; 0 = only when a redirection or failure asks for one' }],
+  ['cluster_max_redirects', { type: 'number', expect: 'how many times one request may be redirected (MOVED, ASK, TRYAGAIN) as decimal digits, at least 1' }],
   // TLS and ACL (wave2 §5): names after redis.conf's tls-* directives
   ['tls_listen', { type: 'tls_listen', expect: '"host:port" or "/path/to/socket [octal permissions]" for a TLS-only listener' }],
   ['tls_cert_file', { type: 'file', expect: 'the path of a PEM certificate (chain)' }],
@@ -127,6 +132,23 @@ export const DEFAULT_WARMUP_EXPTIME = 3600;
 
 /** Keys that only mean something in a pool with `sentinels:`. */
 const SENTINEL_KEYS: readonly string[] = ['sentinel_auth', 'sentinel_user', 'sentinel_refresh_interval', 'read_policy'];
+/** Keys that only mean something with `redis_cluster: true`. */
+const CLUSTER_KEYS: readonly string[] = ['cluster_refresh_interval', 'cluster_max_redirects'];
+/** Keys a Redis Cluster pool refuses, and why (the cluster decides placement and failover). */
+const NOT_IN_CLUSTER: ReadonlyMap<string, string> = new Map([
+  ['hash', 'Redis Cluster places keys by CRC16 slot'],
+  ['hash_tag', "Redis Cluster's {...} hash tags always apply"],
+  ['distribution', 'Redis Cluster places keys by CRC16 slot'],
+  ['auto_eject_hosts', 'the cluster fails over; nutmeg follows CLUSTER SLOTS instead of ejecting nodes'],
+  ['server_failure_limit', 'nodes are never ejected in a cluster pool'],
+  ['server_retry_timeout', 'nodes are never ejected in a cluster pool'],
+  ['sentinels', 'Redis Cluster does its own failover'],
+  ['sentinel_auth', 'Redis Cluster does its own failover'],
+  ['sentinel_user', 'Redis Cluster does its own failover'],
+  ['sentinel_refresh_interval', 'Redis Cluster does its own failover (see cluster_refresh_interval)'],
+]);
+export const DEFAULT_CLUSTER_REFRESH = 10000;
+export const DEFAULT_CLUSTER_MAX_REDIRECTS = 5;
 /** sentinel_refresh_interval's default (ms): events do the work, this catches what they missed. */
 export const DEFAULT_SENTINEL_REFRESH = 10000;
 
@@ -249,6 +271,9 @@ function newDraft(): PoolDraft {
     sentinelUser: null,
     sentinelRefresh: DEFAULT_SENTINEL_REFRESH,
     readPolicy: 'master',
+    redisCluster: false,
+    clusterRefreshInterval: DEFAULT_CLUSTER_REFRESH,
+    clusterMaxRedirects: DEFAULT_CLUSTER_MAX_REDIRECTS,
   };
 }
 
@@ -500,6 +525,16 @@ class Loader {
         case 'read_policy':
           d.readPolicy = this.readPolicy(name, v, vAt);
           break;
+        case 'redis_cluster':
+          d.redisCluster = this.bool(name, key, v, vAt);
+          break;
+        case 'cluster_refresh_interval':
+          d.clusterRefreshInterval = this.number(name, key, dir, v, vAt);
+          break;
+        case 'cluster_max_redirects':
+          d.clusterMaxRedirects = this.number(name, key, dir, v, vAt);
+          if (d.clusterMaxRedirects === 0) this.fail('EBADNUMBER', name, key, vAt, 'cannot be 0 (expected at least 1 redirection)');
+          break;
         case 'tls_listen': {
           const l = this.listen(name, v, vAt, key);
           if (l.kind === 'none') this.bad('EBADLISTEN', name, key, vAt, "'none' is not a TLS listen address (leave the key out)", dir);
@@ -575,6 +610,7 @@ class Loader {
         if (at !== undefined) throw new ConfigError('EMEMCACHEONLY', this.file, name, key, at, "only valid in a memcache pool (this pool has 'redis: true')");
       }
     }
+    this.checkCluster(name, d, keyLine);
     this.checkSentinel(name, d, keyLine);
     const { sentinels, sentinelAuth, sentinelUser, sentinelRefresh, ...rest } = d;
     return {
@@ -713,7 +749,7 @@ class Loader {
     const lineOf = (key: string): number | null => keyLine.get(key) ?? null;
     if (d.sentinels === null) {
       for (const key of SENTINEL_KEYS) {
-        if (!keyLine.has(key)) continue;
+        if (!keyLine.has(key) || (key === 'read_policy' && d.redisCluster)) continue;
         const why = key === 'read_policy' ? 'replicas come from Sentinel' : 'it configures how nutmeg talks to the sentinels';
         throw new ConfigError('ENOSENTINELS', this.file, pool, key, lineOf(key), `only valid in a pool with 'sentinels:' (${why})`);
       }
@@ -730,6 +766,36 @@ class Loader {
       if (s.text.includes(' ')) continue;
       throw new ConfigError('ESENTINELNAME', this.file, pool, 'servers', this.entryLine.get(s) ?? lineOf('servers'),
         `'${s.text}' has no name: with 'sentinels:' each server's name is its Sentinel master name (e.g. '${s.text} shard1')`);
+    }
+  }
+
+  /**
+   * `redis_cluster: true`: the servers are seed nodes, the cluster places keys (CRC16 slots) and fails over, so
+   * the keys that choose placement or ejection make no sense; Redis Cluster has only database 0.
+   */
+  private checkCluster(pool: string, d: PoolDraft, keyLine: ReadonlyMap<string, number>): void {
+    const lineOf = (key: string): number | null => keyLine.get(key) ?? null;
+    if (!d.redisCluster) {
+      for (const key of CLUSTER_KEYS) {
+        if (keyLine.has(key)) throw new ConfigError('ECLUSTER', this.file, pool, key, lineOf(key), "only valid in a pool with 'redis_cluster: true'");
+      }
+      return;
+    }
+    if (!d.redis) {
+      throw new ConfigError('ECLUSTER', this.file, pool, 'redis_cluster', lineOf('redis_cluster'), "only valid in a redis pool (this pool has no 'redis: true')");
+    }
+    for (const [key, why] of NOT_IN_CLUSTER) {
+      if (keyLine.has(key)) throw new ConfigError('ECLUSTER', this.file, pool, key, lineOf(key), `not valid with 'redis_cluster: true' (${why})`);
+    }
+    if (d.redisDb !== 0) {
+      throw new ConfigError('ECLUSTER', this.file, pool, 'redis_db', lineOf('redis_db'), `${d.redisDb} is not valid with 'redis_cluster: true' (Redis Cluster has only database 0)`);
+    }
+    if (d.redisDatabases !== 1) {
+      throw new ConfigError('ECLUSTER', this.file, pool, 'redis_databases', lineOf('redis_databases'), "not valid with 'redis_cluster: true' (Redis Cluster has only database 0)");
+    }
+    if (!CLUSTER_READ_POLICIES.includes(d.readPolicy)) {
+      throw new ConfigError('ECLUSTER', this.file, pool, 'read_policy', lineOf('read_policy'),
+        `'${d.readPolicy}' is not valid with 'redis_cluster: true' (expected one of: ${CLUSTER_READ_POLICIES.join(', ')})`);
     }
   }
 

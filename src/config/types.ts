@@ -36,6 +36,8 @@ export interface ServerConfig {
 /** Where replica-eligible reads go in a pool with sentinels (Envoy's names); `master` = no replica reads. */
 export type ReadPolicy = 'master' | 'prefer_master' | 'replica' | 'prefer_replica' | 'any';
 export const READ_POLICIES: readonly ReadPolicy[] = ['master', 'prefer_master', 'replica', 'prefer_replica', 'any'];
+/** The read policies a Redis Cluster pool knows (replicas are asked with READONLY). */
+export const CLUSTER_READ_POLICIES: readonly ReadPolicy[] = ['master', 'replica', 'prefer_replica'];
 
 /** One `sentinels:` entry (same syntax as a server; its weight and name are ignored). */
 export interface SentinelAddr {
@@ -149,6 +151,12 @@ export interface PoolConfig {
   /** `sentinels:` and its keys; null = a pool of fixed addresses. */
   sentinel: SentinelConfig | null;
   readPolicy: ReadPolicy;
+  /** redis_cluster: the servers are seed nodes of a Redis Cluster; keys go by slot (CRC16 mod 16384, {tag}). */
+  redisCluster: boolean;
+  /** ms between periodic CLUSTER SLOTS refreshes (0 = only when triggered). */
+  clusterRefreshInterval: number;
+  /** The most times one request is sent again after MOVED, ASK or TRYAGAIN. */
+  clusterMaxRedirects: number;
   servers: ServerConfig[]; // sorted by name: shorter first, then byte order (spec 2.4)
 }
 

@@ -59,6 +59,10 @@ export class Msg {
   delta = 0;
   /** Database of the client that sent it: -1 the pool's (redis_db), else one it SELECTed (redis_databases > 1). */
   db = -1;
+  /** Redis Cluster: times this request was sent again after MOVED, ASK or TRYAGAIN (cluster_max_redirects). */
+  redirects = 0;
+  /** Redis Cluster: sent after ASKING (an ASK redirection); a TRYAGAIN sends it the same way again. */
+  asking = false;
 
   reset(): void {
     this.client = null;
@@ -90,6 +94,8 @@ export class Msg {
     this.db = -1;
     this.retry = null;
     this.delta = 0;
+    this.redirects = 0;
+    this.asking = false;
   }
 }
 

@@ -86,6 +86,14 @@ export interface RouteView {
   isLive(index: number): boolean;
   target(index: number): Target;
   readonly scratch: FragScratch;
+  /**
+   * Distinct targets, for commands sent to every server (KEYS, DBSIZE, SCAN, PSUBSCRIBE): node(k) is a table index
+   * of the k-th one. A hashed table's indices are its servers; a Redis Cluster table's are slots, many per node.
+   */
+  readonly nodeCount: number;
+  node(k: number): number;
+  /** Redis Cluster: a PUBLISH reaches every node, so a pattern subscription is made on one node only. */
+  readonly clustered: boolean;
 }
 
 /**
@@ -181,7 +189,9 @@ export const REPLY_GOOD = 0;
 export const REPLY_TRANSIENT = 1;
 /** `-READONLY`: the server is a replica now; a pool that follows failovers may send the request again elsewhere. */
 export const REPLY_READONLY = 2;
-export type ReplyStatus = typeof REPLY_GOOD | typeof REPLY_TRANSIENT | typeof REPLY_READONLY;
+/** `-MOVED`, `-ASK`, `-TRYAGAIN`, `-CLUSTERDOWN`: a Redis Cluster pool sends the request again or refreshes its map. */
+export const REPLY_CLUSTER = 3;
+export type ReplyStatus = typeof REPLY_GOOD | typeof REPLY_TRANSIENT | typeof REPLY_READONLY | typeof REPLY_CLUSTER;
 
 /** Reads replies on one server connection and completes the request at the head of its FIFO. */
 export interface ReplyReader {

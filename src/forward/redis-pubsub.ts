@@ -224,7 +224,12 @@ export class Hub {
       if (!mine.has(name)) {
         if (kind === PATTERN) {
           mine.set(name, null);
-          for (let i = 0; i < table.size; i++) if (table.isLive(i)) this.upstream(table.target(i)).add(kind, name, subs, msg);
+          // Every server (a PUBLISH lands on one); in a Redis Cluster every node sees every PUBLISH: one node.
+          const n = table.clustered ? Math.min(1, table.nodeCount) : table.nodeCount;
+          for (let k = 0; k < n; k++) {
+            const i = table.node(k);
+            if (table.isLive(i)) this.upstream(table.target(i)).add(kind, name, subs, msg);
+          }
         } else {
           const b = Buffer.from(name);
           const idx = table.route(b, 0, b.length);

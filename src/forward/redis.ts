@@ -42,16 +42,20 @@ import { allocMsg, type Msg } from './msg';
 import type { Forwarder, Lease, Protocol, ReplyReader, ReplyStatus, RequestReader, RouteView, Session, Target } from './protocol';
 import { copyBytes, decimalLength, writeDecimal, parseUnsigned, equalsLower, rangeEquals } from '../util/bytes';
 import { VERSION } from '../version';
+import { keySlot } from '../route/slot';
 
 const NOPROTO = Buffer.from('-NOPROTO sorry, this protocol version is not supported\r\n');
 const CROSSSLOT = Buffer.from("-CROSSSLOT Keys in request don't hash to the same slot\r\n");
 const ERR_NOT_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n');
 const ERR_DB_RANGE = Buffer.from('-ERR DB index is out of range\r\n');
+const CLUSTER_DISABLED = Buffer.from('-ERR This instance has cluster support disabled\r\n');
 const RESET_REPLY = Buffer.from('+RESET\r\n');
 const BLOCK = Buffer.from('BLOCK');
 const NOSCRIPT = Buffer.from('-NOSCRIPT');
 /** Key positions of one request (reused; grown to the largest request's argument count). */
 let KEY_POS = new Int32Array(256);
+/** Table indices one multi-key request touches, in first-seen order (reused; grown to the largest key count). */
+let TOUCHED = new Int32Array(256);
 const PLACEHOLDER = Buffer.from('placeholder');
 const CRLF_LEN = 2;
 
@@ -250,6 +254,7 @@ class RedisRequestReader implements RequestReader {
         this.scan(fw, msg, buf);
         return;
       case CmdKind.UNSUPPORTED:
+        if (row.name === 'cluster' && fw.config.redisCluster) return this.cluster(fw, msg, buf);
         return local(msg, errorReply(`ERR '${row.name.replace('|', ' ')}' is not supported by nutmeg: ${row.reason || 'not proxied'}`));
       case CmdKind.LOCAL:
         this.local(client, fw, msg, buf, row.name);
@@ -431,7 +436,10 @@ class RedisRequestReader implements RequestReader {
     }
     const table = fw.table();
     const live: number[] = [];
-    for (let i = 0; i < table.size; i++) if (table.isLive(i)) live.push(i);
+    for (let k = 0; k < table.nodeCount; k++) {
+      const i = table.node(k);
+      if (table.isLive(i)) live.push(i);
+    }
     if (live.length === 0) {
       if (row.name === 'info') return local(msg, bulkReply(info(fw)));
       fw.failMsg(msg, 'Connection refused');
@@ -462,23 +470,25 @@ class RedisRequestReader implements RequestReader {
   private scan(fw: Forwarder, msg: Msg, buf: Buffer): void {
     const p = this.p;
     const table = fw.table();
-    const c = decodeCursor(arg(p, 1, buf), Math.min(table.size, 1024));
+    // Server numbers are the table's distinct nodes (a hashed pool's servers; a cluster's masters in slot order).
+    const nodes = table.nodeCount;
+    const c = decodeCursor(arg(p, 1, buf), Math.min(nodes, 1024));
     if (c === null) return local(msg, ERR_INVALID_CURSOR);
     let [cursor, server] = c;
     // a server ejected since: go on with the next live one, from its start
-    while (server < table.size && !table.isLive(server)) {
+    while (server < nodes && !table.isLive(table.node(server))) {
       server++;
       cursor = 0n;
     }
-    if (server >= table.size) return local(msg, Buffer.from('*2\r\n$1\r\n0\r\n*0\r\n'));
+    if (server >= nodes) return local(msg, Buffer.from('*2\r\n$1\r\n0\r\n*0\r\n'));
     let next = server + 1;
-    while (next < table.size && !table.isLive(next)) next++;
+    while (next < nodes && !table.isLive(table.node(next))) next++;
     const bytes = withArg1(buf, p.nameStart, p.nameEnd, p.args, cursor.toString());
     const f = fragmentOf(msg, bytes);
     msg.frags = [f];
     msg.pending = 1;
-    msg.fragOffsets = [server, next < table.size ? next : -1];
-    fw.send(table.target(server), f, bytes);
+    msg.fragOffsets = [server, next < nodes ? next : -1];
+    fw.send(table.target(table.node(server)), f, bytes);
   }
 
   /** The table index of a KEYS row's keys: NO_KEY (none, or a malformed count), CROSS (several servers), NO_SERVER. */
@@ -612,6 +622,38 @@ class RedisRequestReader implements RequestReader {
     }
     tx.parts.unshift(MULTI_REQUEST);
     fw.sendBatch(target, tx.parts, msg, execBytes);
+  }
+
+  /**
+   * CLUSTER in a Redis Cluster pool: KEYSLOT and INFO answered from the pool's slot table; everything else gets
+   * standalone Redis's text, so that cluster-aware clients stay in standalone mode and talk to nutmeg as one server.
+   */
+  private cluster(fw: Forwarder, msg: Msg, buf: Buffer): void {
+    const p = this.p;
+    const s = p.args[0] as number;
+    const e = p.args[1] as number;
+    if (equalsLower(buf, s, e, 'keyslot')) {
+      if (p.narg !== 3) return local(msg, errorReply("ERR wrong number of arguments for 'cluster|keyslot' command"));
+      return local(msg, integerReply(keySlot(buf, p.args[2] as number, p.args[3] as number)));
+    }
+    if (equalsLower(buf, s, e, 'info')) {
+      if (p.narg !== 2) return local(msg, errorReply("ERR wrong number of arguments for 'cluster|info' command"));
+      const t = fw.table();
+      let assigned = 0;
+      for (let i = 0; i < t.size; i++) if (t.isLive(i)) assigned++;
+      const lines = [
+        `cluster_state:${assigned === t.size ? 'ok' : 'fail'}`,
+        `cluster_slots_assigned:${assigned}`,
+        `cluster_slots_ok:${assigned}`,
+        'cluster_slots_pfail:0',
+        'cluster_slots_fail:0',
+        `cluster_known_nodes:${t.nodeCount}`,
+        `cluster_size:${t.nodeCount}`,
+        'nutmeg_proxy:1',
+      ];
+      return local(msg, bulkReply(`${lines.join('\r\n')}\r\n`));
+    }
+    return local(msg, CLUSTER_DISABLED);
   }
 
   /** Commands the proxy answers itself: PING, QUIT, AUTH, ECHO, SELECT, HELLO, CLIENT, INFO. */
@@ -775,28 +817,35 @@ class RedisRequestReader implements RequestReader {
     const args = p.args;
     const nkeys = (p.narg - 1) / step;
     const scratch = table.scratch;
-    scratch.reset();
+    // The scratch is zero between uses: only the indices this request touches are counted, then zeroed again
+    // (a cluster table has 16384 indices, one per slot; walking them all per MGET would cost more than the split).
     const { count, size, fragOf } = scratch;
-    const nsrv = count.length;
+    if (TOUCHED.length < nkeys) TOUCHED = new Int32Array(nkeys);
+    const touched = TOUCHED;
+    let nt = 0;
     const keyFrag = new Array<number>(nkeys);
     const last = 2 * step - 1;
     for (let i = 0; i < nkeys; i++) {
       const a = 2 * i * step;
       const idx = table.route(buf, args[a] as number, args[a + 1] as number);
       if (idx < 0) {
+        for (let t = 0; t < nt; t++) {
+          count[touched[t] as number] = 0;
+          size[touched[t] as number] = 0;
+        }
         fw.failMsg(parent, 'Connection refused');
         return;
       }
       keyFrag[i] = idx;
-      count[idx]!++;
+      if (count[idx]!++ === 0) touched[nt++] = idx;
       size[idx]! += (args[a + last] as number) + CRLF_LEN - argHead(buf, args[a] as number);
     }
     const row = COMMANDS[parent.cmd]!;
     const nameHdr = FRAG_NAME[row.name]!;
     const frags: Msg[] = [];
     const bufs: Buffer[] = [];
-    for (let s = 0; s < nsrv; s++) {
-      if (count[s] === 0) continue;
+    for (let t = 0; t < nt; t++) {
+      const s = touched[t] as number;
       const n = 1 + (count[s] as number) * step;
       const total = 1 + decimalLength(n) + CRLF_LEN + nameHdr.length + (size[s] as number);
       const fb = Buffer.allocUnsafe(total);
@@ -827,11 +876,14 @@ class RedisRequestReader implements RequestReader {
     parent.keyFrag = keyFrag;
     parent.pending = frags.length;
     fw.stats.fragments += frags.length;
-    let fi = 0;
-    for (let s = 0; s < nsrv; s++) {
-      if (count[s] === 0) continue;
-      const f = frags[fi++] as Msg;
-      fw.send(table.target(s), f, f.buf);
+    for (let t = 0; t < nt; t++) {
+      const s = touched[t] as number;
+      count[s] = 0;
+      size[s] = 0;
+    }
+    for (let t = 0; t < nt; t++) {
+      const f = frags[t] as Msg;
+      fw.send(table.target(touched[t] as number), f, f.buf);
     }
   }
 }

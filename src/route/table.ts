@@ -74,6 +74,18 @@ export class RoutingTable<B extends Target> implements RouteView {
     return this.backends.length;
   }
 
+  get nodeCount(): number {
+    return this.backends.length;
+  }
+
+  node(k: number): number {
+    return k;
+  }
+
+  get clustered(): boolean {
+    return false;
+  }
+
   isLive(index: number): boolean {
     return this.live[index] === true;
   }

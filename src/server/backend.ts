@@ -18,7 +18,7 @@ import { ServerConn, type ConnOwner, type Endpoint, type Handshake } from './con
 import type { SubscriberConn } from './subscriber';
 import { ServerStats } from '../stats/counters';
 import { onTick } from '../util/clock';
-import type { Completer, ReplyReader, Target } from '../forward/protocol';
+import type { Completer, ReplyReader, ReplyStatus, Target } from '../forward/protocol';
 import { requestBytes, type Msg } from '../forward/msg';
 import type { DialTls } from '../util/transport';
 
@@ -35,8 +35,13 @@ export interface BackendHost {
   newReplyReader(): ReplyReader;
   onServerFailure(b: Backend): void;
   onHandshakeError(b: Backend, name: string, text: string): void;
-  /** `-READONLY` from b: true when the host took msg to send it again (a pool that follows failovers). */
-  onReadonly(b: Backend, msg: Msg): boolean;
+  /** An internal request's error reply (see ConnOwner.onInternalError); absent: ignored. */
+  onInternalError?(b: Backend, text: string): void;
+  /**
+   * `-READONLY` or a Redis Cluster answer from b on `conn` (see ConnOwner.redirect): true when the host took msg to
+   * send it again (a pool that follows failovers, a cluster pool).
+   */
+  onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
   /** server_tls settings in force (null: plain). */
   readonly serverTls: DialTls | null;
   onTlsFailure(b: Backend, reason: string): void;
@@ -319,8 +324,9 @@ export class Backend implements Target, ConnOwner {
     this.connDown = false;
   }
 
-  redirect(_conn: ServerConn, msg: Msg): boolean {
-    return !this.removed && this.host.onReadonly(this, msg);
+  redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
+    // Asked even once removed: a cluster node retired by a refresh still answers MOVED for what it was sent.
+    return this.host.onRedirect(this, conn, msg, status);
   }
 
   /** -OOM/-BUSY/-LOADING: relayed to the client, but a failure of this server all the same. */
@@ -330,6 +336,10 @@ export class Backend implements Target, ConnOwner {
 
   onHandshakeError(name: string, text: string): void {
     this.host.onHandshakeError(this, name, text);
+  }
+
+  onInternalError(text: string): void {
+    this.host.onInternalError?.(this, text);
   }
 
   onRetired(c: ServerConn): void {

@@ -24,6 +24,8 @@
 //   - a `-READONLY` reply may be redirected (owner.redirect): the request goes again to the new master instead
 //     of completing. That runs inside onData, and may take back this connection's unsent tail and retire it;
 //     it never touches a request awaiting a reply here, so the pairing of the replies still in `buf` holds.
+// A Redis Cluster pool (server/cluster-pool.ts) redirects the same way on MOVED, ASK and TRYAGAIN: the request is
+// queued again on another node's connection (or this one, after what it holds), never completed with the redirection.
 
 import type * as net from 'node:net';
 import { Ring } from '../util/ring';
@@ -35,7 +37,7 @@ import { OK, AGAIN } from '../protocol/parse';
 import { strerror, errCode } from '../util/errors';
 import { connCounts, type ServerStats } from '../stats/counters';
 import { allocMsg, freeMsg, requestBytes, type Msg } from '../forward/msg';
-import { REPLY_GOOD, REPLY_TRANSIENT, type Completer, type ReplyReader } from '../forward/protocol';
+import { REPLY_GOOD, REPLY_TRANSIENT, type Completer, type ReplyReader, type ReplyStatus } from '../forward/protocol';
 
 /** Where a backend is reached: replaced whole when it moves (reload, failover); a connection keeps the one it dialled. */
 export interface Endpoint {
@@ -69,12 +71,18 @@ export interface ConnOwner {
   /** A connection (re)opened: its address takes requests. */
   onConnected(): void;
   /**
-   * `-READONLY` from this connection: true when the owner took `msg` to send it again elsewhere (a master that
-   * was demoted); false relays the reply. Never called for any other reply.
+   * `-READONLY` (status REPLY_READONLY) or a Redis Cluster answer (REPLY_CLUSTER: MOVED, ASK, TRYAGAIN,
+   * CLUSTERDOWN) from this connection: true when the owner took `msg` to send it again (a demoted master, a moved
+   * slot); false relays the reply (which the owner may have replaced). Never called for any other reply.
    */
-  redirect(conn: ServerConn, msg: Msg): boolean;
+  redirect(conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
   /** An AUTH or SELECT of the handshake got an error reply (`text`, without the leading `-`). */
   onHandshakeError(name: string, text: string): void;
+  /**
+   * An internal request that is not part of the handshake (a transaction's MULTI and queued commands, ASKING) got
+   * an error reply (`text`, without the leading `-`): the client sees EXEC's reply; a cluster pool learns a MOVED.
+   */
+  onInternalError(text: string): void;
   /** server_tls: how new connections speak TLS now (null: plain). Read at each connect. */
   readonly tls: DialTls | null;
   /** The TLS handshake of a new connection failed (`reason` for the log). */
@@ -341,7 +349,10 @@ export class ServerConn {
         fifo.shift();
         this.inflightBytes -= head.end - head.start;
         if (head.swallow) {
-          if (buf[pos] === 0x2d && head.cmd >= 0) this.handshakeError(head.cmd, buf, pos, end);
+          if (buf[pos] === 0x2d) {
+            if (head.cmd >= 0) this.handshakeError(head.cmd, buf, pos, end);
+            else owner.onInternalError(buf.toString('latin1', pos + 1, Math.min(end - 2, pos + 201)));
+          }
           freeMsg(head);
         } else {
           st.responses++;
@@ -350,9 +361,9 @@ export class ServerConn {
           const r = reader.complete(head, buf, pos, end);
           if (r === REPLY_GOOD) owner.onSuccess();
           else if (r === REPLY_TRANSIENT) owner.onTransientFailure();
-          else if (this.lessee === null && owner.redirect(this, head)) {
-            // -READONLY, and the request went elsewhere (see the header): its reply comes from there. A leased
-            // connection's session stays where it is: its client gets the -READONLY.
+          else if (owner.redirect(this, head, r)) {
+            // -READONLY or MOVED/ASK/TRYAGAIN, and the request went elsewhere (see the header): its reply comes
+            // from there. A leased connection's session stays where it is (the owner checks lessee).
             pos = end;
             if (gen !== this.gen) return;
             continue;

@@ -16,7 +16,7 @@ import { PoolStats } from '../stats/counters';
 import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
 import type { Endpoint, Handshake } from './conn';
 import { allocMsg, freeMsg, type Msg } from '../forward/msg';
-import type { Completer, Forwarder, Lease, PoolRoutes, Protocol, PushChannel, PushSink, ReplyReader, Target } from '../forward/protocol';
+import { REPLY_READONLY, type Completer, type Forwarder, type Lease, type PoolRoutes, type Protocol, type PushChannel, type PushSink, type ReplyReader, type ReplyStatus, type RouteView, type Target } from '../forward/protocol';
 import { SubscriberConn } from './subscriber';
 import { ServerConn } from './conn';
 import { onTick } from '../util/clock';
@@ -53,6 +53,13 @@ export interface FollowInfo {
   replicas: string[];
   /** Sentinels connected now. */
   sentinels: number;
+}
+
+/** A Redis Cluster node's place, for the stats (server/cluster-pool.ts). */
+export interface ClusterNodeInfo {
+  role: 'master' | 'replica';
+  /** Slot ranges it serves ("0-5460 10923"), '' for a replica. */
+  slots: string;
 }
 
 /** What changed in a pool's servers by reconfigure(), for the reload log line. */
@@ -126,11 +133,21 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
 
   /** Whether a reload may keep this pool object for `config` (else a new pool replaces it). */
   keeps(config: PoolConfig): boolean {
-    return config.redis === this.protocol.redis && config.sentinel === null;
+    return config.redis === this.protocol.redis && config.sentinel === null && !config.redisCluster;
   }
 
   /** A followed server's state for the stats (null: a server at a fixed address). */
   followInfo(_b: Backend): FollowInfo | null {
+    return null;
+  }
+
+  /** Hash slots the pool's slot map serves (a cluster pool), -1 for other pools. */
+  slotsServed(): number {
+    return -1;
+  }
+
+  /** A Redis Cluster node's role and slot ranges for the stats (null: not a cluster pool). */
+  clusterInfo(_b: Backend): ClusterNodeInfo | null {
     return null;
   }
 
@@ -144,8 +161,13 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     return this.current.backends;
   }
 
-  /** The routing table in force; an ejected backend whose retry time has come is put back first. */
-  table(): RoutingTable<Backend> {
+  /** The routing table in force, as the protocol code reads it (a cluster pool's is a slot table). */
+  table(): RouteView {
+    return this.routing();
+  }
+
+  /** The hashed routing table in force; an ejected backend whose retry time has come is put back first. */
+  protected routing(): RoutingTable<Backend> {
     if (this.retryAt !== 0 && Date.now() >= this.retryAt) this.revive();
     return this.current;
   }
@@ -153,13 +175,13 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   /** Queue a request (or fragment) on a backend of the table it was routed with. */
   send(target: Target, msg: Msg, bytes: Buffer): void {
     // Only this pool's tables hand out targets, and they hold Backends.
-    (target as Backend).conn(msg.db).enqueue(msg, bytes, this.current.timeout);
+    (target as Backend).conn(msg.db).enqueue(msg, bytes, this.timeout);
     if (!msg.expectReply) this.finish(msg);
   }
 
   sendBatch(where: Target | Lease, internal: readonly Buffer[], last: Msg | null, lastBytes: Buffer | null): void {
     const c = where instanceof ServerConn ? where : (where as Backend).conn(last === null ? -1 : last.db);
-    const timeout = this.current.timeout;
+    const timeout = this.timeout;
     for (const bytes of internal) {
       const m = allocMsg();
       m.swallow = true;
@@ -202,7 +224,7 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
   }
 
   forward(msg: Msg, keyBuf: Buffer, keyStart: number, keyEnd: number): void {
-    const t = this.table();
+    const t = this.routing();
     const idx = t.route(keyBuf, keyStart, keyEnd);
     if (idx < 0) {
       this.failMsg(msg, 'Connection refused');
@@ -268,6 +290,11 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     );
   }
 
+  /** `-READONLY` on a shared connection goes to onReadonly; a cluster answer is relayed (server/cluster-pool.ts overrides). */
+  onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
+    return status === REPLY_READONLY && !b.removed && conn.lessee === null && this.onReadonly(b, msg);
+  }
+
   /** A pool of fixed addresses relays `-READONLY` (server/sentinel-pool.ts follows the new master instead). */
   onReadonly(_b: Backend, _msg: Msg): boolean {
     return false;
@@ -320,9 +347,9 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     for (const b of this.current.backends) b.checkTimeouts(now);
   }
 
-  private armTick(): void {
+  protected armTick(): void {
     this.untick?.();
-    this.untick = this.current.timeout > 0 ? onTick((now) => this.checkTimeouts(now)) : null;
+    this.untick = this.timeout > 0 ? onTick((now) => this.checkTimeouts(now)) : null;
   }
 
   /** Some client still waits for replies, or has replies not yet written out (shutdown drains until this is false). */
@@ -365,16 +392,8 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
    * or the handshake changed (its connections retire). Removed backends retire. A new table is published.
    */
   reconfigure(config: PoolConfig, drainMs: number): ServerChanges {
-    const oldHandshake = this.handshake.bytes;
-    const oldTls = this.serverTls;
-    const oldAuth = this.auth;
     const oldConns = this.config.serverConnections;
-    this.config = config;
-    this.drainMs = drainMs;
-    this.applySettings(config);
-    // New certificates or TLS settings: connections made with the old ones retire (new ones dial with the new).
-    const handshakeChanged = !sameBuffers(oldHandshake, this.handshake.bytes) || this.serverTls !== oldTls;
-    if (oldAuth !== null || this.auth !== null) for (const c of this.clients) c.revalidate();
+    const handshakeChanged = this.reloadSettings(config, drainMs);
     const changes: ServerChanges = { added: 0, removed: 0, moved: 0 };
     const wanted = new Set(config.servers.map((s) => s.name));
     for (const [name, b] of this.backends) {
@@ -408,6 +427,22 @@ export class ServerPool implements Forwarder, Completer, BackendHost {
     for (const b of this.current.backends) if (b.nextRetry !== 0 && (this.retryAt === 0 || b.nextRetry < this.retryAt)) this.retryAt = b.nextRetry;
     this.armTick();
     return changes;
+  }
+
+  /**
+   * Reload, the settings part: the new config, auth, TLS and handshake in force; true when server connections
+   * made with the old ones must retire (new certificates, TLS settings, AUTH).
+   */
+  protected reloadSettings(config: PoolConfig, drainMs: number): boolean {
+    const oldHandshake = this.handshake.bytes;
+    const oldTls = this.serverTls;
+    const oldAuth = this.auth;
+    this.config = config;
+    this.drainMs = drainMs;
+    this.applySettings(config);
+    if (oldAuth !== null || this.auth !== null) for (const c of this.clients) c.revalidate();
+    // New certificates or TLS settings: connections made with the old ones retire (new ones dial with the new).
+    return !sameBuffers(oldHandshake, this.handshake.bytes) || this.serverTls !== oldTls;
   }
 
   /** The pool is gone (reload): stop ticking, retire every backend (their requests finish first). */

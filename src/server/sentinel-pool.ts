@@ -163,7 +163,7 @@ class ReplicaHost implements BackendHost, Completer {
     this.pool.onHandshakeError(b, name, text);
   }
 
-  onReadonly(): boolean {
+  onRedirect(): boolean {
     return false;
   }
 
@@ -202,7 +202,7 @@ export class SentinelPool extends ServerPool implements SentinelEvents {
   }
 
   override keeps(config: PoolConfig): boolean {
-    return config.sentinel !== null;
+    return config.sentinel !== null && !config.redisCluster;
   }
 
   override async start(): Promise<void> {
@@ -220,7 +220,7 @@ export class SentinelPool extends ServerPool implements SentinelEvents {
       super.forward(msg, keyBuf, keyStart, keyEnd);
       return;
     }
-    const t = this.table();
+    const t = this.routing();
     const idx = t.route(keyBuf, keyStart, keyEnd);
     if (idx < 0) {
       this.failMsg(msg, 'Connection refused');

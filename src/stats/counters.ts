@@ -18,6 +18,14 @@ export class PoolStats {
   // TLS (util/transport.ts): handshakes refused at the pool's TLS listener, and with its servers
   clientTlsFailures = 0;
   serverTlsFailures = 0;
+  // Redis Cluster pools (server/cluster-pool.ts)
+  clusterMoved = 0;
+  clusterAsk = 0;
+  clusterTryagain = 0;
+  clusterDown = 0;
+  clusterRedirectErrors = 0;
+  clusterRefreshes = 0;
+  clusterRefreshErrors = 0;
 }
 
 export class ServerStats {

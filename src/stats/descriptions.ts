@@ -35,6 +35,13 @@ export const POOL_STATS = [
   { name: 'warmup_hits', field: 'warmupHits', type: 'counter', desc: '# misses found in the warm-up pool and copied here', own: true },
   { name: 'client_tls_failures', field: 'clientTlsFailures', type: 'counter', desc: '# client TLS handshakes refused at tls_listen', own: true },
   { name: 'server_tls_failures', field: 'serverTlsFailures', type: 'counter', desc: '# TLS handshakes with servers that failed', own: true },
+  { name: 'cluster_moved', field: 'clusterMoved', type: 'counter', desc: '# MOVED redirections followed (redis_cluster)', own: true },
+  { name: 'cluster_ask', field: 'clusterAsk', type: 'counter', desc: '# ASK redirections followed (redis_cluster)', own: true },
+  { name: 'cluster_tryagain', field: 'clusterTryagain', type: 'counter', desc: '# TRYAGAIN replies retried (redis_cluster)', own: true },
+  { name: 'cluster_down', field: 'clusterDown', type: 'counter', desc: '# CLUSTERDOWN replies (redis_cluster)', own: true },
+  { name: 'cluster_redir_err', field: 'clusterRedirectErrors', type: 'counter', desc: '# requests failed past cluster_max_redirects or redirected on a pinned connection (redis_cluster)', own: true },
+  { name: 'cluster_refreshes', field: 'clusterRefreshes', type: 'counter', desc: '# CLUSTER SLOTS refreshes (redis_cluster)', own: true },
+  { name: 'cluster_refresh_err', field: 'clusterRefreshErrors', type: 'counter', desc: '# refreshes no node answered (redis_cluster)', own: true },
 ] as const satisfies readonly StatDesc<PoolCounterName>[];
 
 export const SERVER_STATS = [

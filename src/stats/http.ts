@@ -166,6 +166,7 @@ function buildRegistry(cur: Current): Registry {
   addFollowFamilies(reg, cur);
   // prom-client's typings accept only its own four metric classes; its Registry needs only the members LatencyMetric has.
   reg.registerMetric(new LatencyMetric(cur) as unknown as Histogram);
+  addClusterFamilies(reg, cur);
   return reg;
 }
 
@@ -224,6 +225,36 @@ function addFollowFamilies(reg: Registry, cur: Current): void {
   });
 }
 
+/** Redis Cluster pools: how many slots each node serves, with its role. */
+function addClusterFamilies(reg: Registry, cur: Current): void {
+  new Gauge({
+    name: 'nutmeg_cluster_node_slots',
+    help: 'redis_cluster pools: hash slots each node serves now (0 for a replica serving reads), with its role (master, replica)',
+    labelNames: ['pool', 'server', 'role'],
+    registers: [reg],
+    collect(this: Gauge) {
+      this.reset();
+      for (const p of cur.snap.pools) {
+        for (const s of p.servers) {
+          const c = s.cluster;
+          if (c !== null) this.set({ pool: p.name, server: s.name, role: c.role }, slotCount(c.slots));
+        }
+      }
+    },
+  });
+}
+
+/** Slots in a range list such as "0-5460 10923". */
+function slotCount(ranges: string): number {
+  let n = 0;
+  for (const r of ranges.split(' ')) {
+    if (r === '') continue;
+    const [a, b] = r.split('-').map(Number);
+    n += b === undefined ? 1 : b - (a as number) + 1;
+  }
+  return n;
+}
+
 /** The document the status page polls: everything it shows, rates are computed in the page from two samples. */
 export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
   const now = Date.now();
@@ -257,6 +288,7 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
       mirrorErrors: p.stats.mirrorErrors,
       mirrorDropped: p.stats.mirrorDropped,
       warmupHits: p.stats.warmupHits,
+      slotsServed: p.slotsServed,
       servers: p.servers.map((s) => {
         const st = s.stats;
         return {
@@ -277,6 +309,7 @@ export function statusJson(snap: StatsSnapshot, stopping: boolean): string {
           latencyBuckets: s.latency.buckets,
           latencySumUs: s.latency.sumUs,
           follow: s.follow,
+          cluster: s.cluster,
         };
       }),
     })),

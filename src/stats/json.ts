@@ -5,6 +5,8 @@
 // A server of a pool with sentinels also says, after twemproxy's counters and inside its own object, where it
 // is now and what Sentinel did: "address", "role", "epoch", "switches", "last_switch_at" (µs since epoch, as
 // server_ejected_at), "last_switch" ("<from> -> <to>") and "replicas" (how many serve reads).
+// A node of a Redis Cluster pool (named by its host:port) says "address", "role" (master | replica) and "slots"
+// (the ranges it serves, "0-5460 10923").
 
 import * as os from 'node:os';
 import * as net from 'node:net';
@@ -33,6 +35,8 @@ export function statsJson(snap: StatsSnapshot): string {
           `, "address":${JSON.stringify(srv.address)}, "role":"${f.role}", "epoch":${f.epoch}, "switches":${f.switches}, ` +
           `"last_switch_at":${f.lastSwitchAt * 1000}, "last_switch":${JSON.stringify(f.lastSwitch)}, "replicas":${f.replicas.length}`;
       }
+      const c = srv.cluster;
+      if (c !== null) s += `, "address":${JSON.stringify(srv.address)}, "role":"${c.role}", "slots":${JSON.stringify(c.slots)}`;
       s += '}';
     });
     s += '}';

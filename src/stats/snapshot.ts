@@ -6,7 +6,7 @@
 //   --workers N:     each worker: takeSnapshot ──IPC──► primary: emptySnapshot(config) + Σ addSnapshot ──► same
 
 import type { Config, PoolConfig } from '../config/types';
-import type { FollowInfo, ServerPool } from '../server/pool';
+import type { ClusterNodeInfo, FollowInfo, ServerPool } from '../server/pool';
 import type { Backend } from '../server/backend';
 import { LATENCY_BOUNDS_US } from './counters';
 import { POOL_STATS, SERVER_STATS, type PoolCounterName, type ServerCounterName, type StatDesc } from './descriptions';
@@ -36,6 +36,8 @@ export interface ServerSnap {
   retryInMs: number;
   /** A pool with sentinels: the followed master's role, switches, replicas; null for a fixed address. */
   follow: FollowInfo | null;
+  /** A Redis Cluster pool: the node's role and the slot ranges it serves; null otherwise. */
+  cluster: ClusterNodeInfo | null;
 }
 
 /** A memcache pool's routes to other pools, by name (the status page shows them). */
@@ -59,6 +61,8 @@ export interface PoolSnap {
   servers: ServerSnap[];
   /** Processes in which every server of this pool is ejected. */
   deadIn: number;
+  /** A Redis Cluster pool: hash slots its slot map serves (the fewest over processes); -1 for other pools. */
+  slotsServed: number;
 }
 
 export interface StatsSnapshot {
@@ -115,6 +119,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
           ejected: ejected ? 1 : 0,
           retryInMs: ejected ? s.nextRetry - now : 0,
           follow: p.followInfo(s),
+          cluster: p.clusterInfo(s),
         };
       });
       return {
@@ -128,6 +133,7 @@ export function takeSnapshot(pools: readonly ServerPool[], conns: { total: numbe
         stats: counters(POOL_STATS, p.stats),
         servers,
         deadIn: servers.length > 0 && ejectedServers === servers.length ? 1 : 0,
+        slotsServed: p.slotsServed(),
       };
     }),
   };
@@ -152,7 +158,8 @@ export function emptySnapshot(config: Config): StatsSnapshot {
       autoEject: p.autoEjectHosts,
       routes: routesOf(p),
       stats: counters(POOL_STATS, null),
-      servers: p.servers.map((s) => ({
+      // A cluster pool's servers are the nodes its workers learnt (addSnapshot adds them), not its seeds.
+      servers: (p.redisCluster ? [] : p.servers).map((s) => ({
         name: s.name,
         address: s.unixPath ?? `${s.host}:${s.port}`,
         stats: counters(SERVER_STATS, null),
@@ -160,8 +167,10 @@ export function emptySnapshot(config: Config): StatsSnapshot {
         ejected: 0,
         retryInMs: 0,
         follow: null,
+        cluster: null,
       })),
       deadIn: 0,
+      slotsServed: -1,
     })),
   };
 }
@@ -189,9 +198,16 @@ export function addSnapshot(into: StatsSnapshot, from: StatsSnapshot, live: bool
       if (live || !POOL_GAUGES.has(k)) ip.stats[k] += fp.stats[k];
     }
     if (live) ip.deadIn += fp.deadIn;
+    if (live && fp.slotsServed >= 0) ip.slotsServed = ip.slotsServed < 0 ? fp.slotsServed : Math.min(ip.slotsServed, fp.slotsServed);
     const servers = new Map(ip.servers.map((s) => [s.name, s]));
     for (const fsrv of fp.servers) {
-      const is = servers.get(fsrv.name);
+      let is = servers.get(fsrv.name);
+      if (is === undefined && fsrv.cluster !== null) {
+        // A Redis Cluster node a worker learnt at run time: listed from then on, with the role and slots it reports.
+        is = { ...fsrv, stats: counters(SERVER_STATS, null), latency: zeroLatency(), ejected: 0, retryInMs: 0, follow: null, cluster: { ...fsrv.cluster } };
+        ip.servers.push(is);
+        servers.set(is.name, is);
+      }
       if (is === undefined) continue;
       for (const k of Object.keys(is.stats) as ServerCounterName[]) {
         if (k === 'serverEjectedAt') is.stats[k] = Math.max(is.stats[k], fsrv.stats[k]);
@@ -226,7 +242,10 @@ function mergeFollow(into: ServerSnap, from: ServerSnap): void {
   }
 }
 
-/** /healthz: healthy when not shutting down, no process has every server of a pool ejected, and every followed master is known. */
+/**
+ * /healthz: healthy when not shutting down, no process has every server of a pool ejected, every followed master is
+ * known, and every cluster pool's map serves all 16384 slots.
+ */
 export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; reason: string } {
   if (stopping) return { ok: false, reason: 'shutting down' };
   for (const p of snap.pools) {
@@ -234,6 +253,7 @@ export function health(snap: StatsSnapshot, stopping: boolean): { ok: boolean; r
       const where = snap.workers > 1 ? ` in ${p.deadIn} of ${snap.workers} workers` : '';
       return { ok: false, reason: `pool '${p.name}': all ${p.servers.length} servers ejected${where}` };
     }
+    if (p.slotsServed >= 0 && p.slotsServed < 16384) return { ok: false, reason: `pool '${p.name}': ${p.slotsServed} of 16384 hash slots served by the cluster map` };
     for (const s of p.servers) {
       if (s.follow?.role === 'unknown') return { ok: false, reason: `pool '${p.name}': master '${s.name}' unknown to every sentinel` };
     }

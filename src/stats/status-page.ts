@@ -175,6 +175,11 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
           stateText = f.role + (f.lastSwitch ? ' · switched ' + new Date(f.lastSwitchAt).toLocaleTimeString() + ': ' + f.lastSwitch : '') +
             (f.replicas.length ? ' · reads also on ' + f.replicas.join(', ') : '');
         }
+        var cl = srv.cluster;
+        if (cl) {
+          tr.setAttribute('data-role', cl.role);
+          stateText = cl.role + (cl.slots ? ' · slots ' + cl.slots : '');
+        }
         cell(tr, stateText, 'state ' + (srv.ejected || (f && f.role !== 'master') ? 'ejected' : 'live'));
         cell(tr, srv.connections, 'conns');
         cell(tr, fmtRate(r), 'req-rate', r);
@@ -191,6 +196,7 @@ queueing a request on a server connection to its reply. Also: <a href="/metrics"
       var er = rate(p.forwardError, op && op.forwardError, dt);
       var summary = el('div', 'summary');
       stat(summary, 'servers live', live + ' / ' + p.servers.length, live === 0 && p.servers.length > 0 ? 'nonzero' : null);
+      if (p.slotsServed >= 0) stat(summary, 'slots served', p.slotsServed + ' / 16384', p.slotsServed < 16384 ? 'nonzero' : null);
       var sf = p.servers.length && p.servers[0].follow;
       if (sf) stat(summary, 'sentinels connected', sf.sentinels, sf.sentinels === 0 ? 'nonzero' : null);
       stat(summary, 'clients', p.clientConnections);

@@ -262,6 +262,13 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
       '  warmup_hits         "# misses found in the warm-up pool and copied here"\n' +
       '  client_tls_failures "# client TLS handshakes refused at tls_listen"\n' +
       '  server_tls_failures "# TLS handshakes with servers that failed"\n' +
+      '  cluster_moved       "# MOVED redirections followed (redis_cluster)"\n' +
+      '  cluster_ask         "# ASK redirections followed (redis_cluster)"\n' +
+      '  cluster_tryagain    "# TRYAGAIN replies retried (redis_cluster)"\n' +
+      '  cluster_down        "# CLUSTERDOWN replies (redis_cluster)"\n' +
+      '  cluster_redir_err   "# requests failed past cluster_max_redirects or redirected on a pinned connection (redis_cluster)"\n' +
+      '  cluster_refreshes   "# CLUSTER SLOTS refreshes (redis_cluster)"\n' +
+      '  cluster_refresh_err "# refreshes no node answered (redis_cluster)"\n' +
       '\n' +
       'server stats:\n' +
       '  server_eof          "# eof on server connections"\n' +
@@ -281,9 +288,10 @@ test("-D text is exactly nutcracker 0.5.0 binary output, with nutmeg's own pool 
 });
 
 test('stat table types', () => {
-  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter']);
+  assert.deepEqual(POOL_STATS.map((s) => s.type), ['counter', 'counter', 'gauge', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter', 'counter']);
   assert.deepEqual(OWN_POOL_STATS.map((s) => s.name), [
     'client_overflow', 'failover_requests', 'mirror_requests', 'mirror_errors', 'mirror_dropped', 'warmup_hits', 'client_tls_failures', 'server_tls_failures',
+    'cluster_moved', 'cluster_ask', 'cluster_tryagain', 'cluster_down', 'cluster_redir_err', 'cluster_refreshes', 'cluster_refresh_err',
   ]);
   assert.deepEqual(SERVER_STATS.map((s) => `${s.name}:${s.type}`), [
     'server_eof:counter', 'server_err:counter', 'server_timedout:counter', 'server_connections:gauge', 'server_ejected_at:timestamp',

@@ -119,6 +119,9 @@ test('defaults of every directive', () => {
     warmupExptime: 3600,
     sentinel: null,
     readPolicy: 'master',
+    redisCluster: false,
+    clusterRefreshInterval: 10000,
+    clusterMaxRedirects: 5,
     tlsListen: null,
     tlsCertFile: null,
     tlsKeyFile: null,
@@ -392,7 +395,7 @@ test('unknown keys, with a suggestion when close', () => {
   });
   fails(one('  constructor: 1\n'), {
     code: 'EUNKNOWNKEY', pool: 'p', key: 'constructor', line: 3,
-    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections, failover, failover_exptime, mirror_to, warmup_from, warmup_exptime, sentinels, sentinel_auth, sentinel_user, sentinel_refresh_interval, read_policy, tls_listen, tls_cert_file, tls_key_file, tls_ca_cert_file, tls_auth_clients, tls_protocols, tls_ciphers, tls_ciphersuites, server_tls, server_tls_ca_cert_file, server_tls_cert_file, server_tls_key_file, server_tls_servername, server_tls_verify, redis_auth_user, client_users) at line 3`,
+    message: `${F}: pool 'p': key 'constructor': unknown directive (expected one of: listen, hash, hash_tag, distribution, timeout, backlog, client_connections, redis, redis_auth, redis_db, tcpkeepalive, reuseport, preconnect, auto_eject_hosts, server_connections, server_retry_timeout, server_failure_limit, servers, client_buffer_limit, transaction_max_commands, redis_admin_commands, pubsub_client_buffer, redis_databases, server_private_connections, failover, failover_exptime, mirror_to, warmup_from, warmup_exptime, sentinels, sentinel_auth, sentinel_user, sentinel_refresh_interval, read_policy, redis_cluster, cluster_refresh_interval, cluster_max_redirects, tls_listen, tls_cert_file, tls_key_file, tls_ca_cert_file, tls_auth_clients, tls_protocols, tls_ciphers, tls_ciphersuites, server_tls, server_tls_ca_cert_file, server_tls_cert_file, server_tls_key_file, server_tls_servername, server_tls_verify, redis_auth_user, client_users) at line 3`,
   });
 });
 

@@ -18,7 +18,9 @@ import { OK, AGAIN, ERROR, type ParseStatus } from '../parse';
 export const REPLY_ERROR_NONE = 0;
 export const REPLY_ERROR_TRANSIENT = 1;
 export const REPLY_ERROR_READONLY = 2;
-export type ReplyErrorKind = typeof REPLY_ERROR_NONE | typeof REPLY_ERROR_TRANSIENT | typeof REPLY_ERROR_READONLY;
+/** `-MOVED`, `-ASK`, `-TRYAGAIN`, `-CLUSTERDOWN`: Redis Cluster's answers (a cluster pool redirects or refreshes). */
+export const REPLY_ERROR_CLUSTER = 3;
+export type ReplyErrorKind = typeof REPLY_ERROR_NONE | typeof REPLY_ERROR_TRANSIENT | typeof REPLY_ERROR_READONLY | typeof REPLY_ERROR_CLUSTER;
 
 const S_VALUE = 0;
 const S_LINE = 1;
@@ -338,8 +340,25 @@ export function isTransientError(buf: Buffer, p: number, end: number): boolean {
   return false;
 }
 
+const W_MOVED = [77, 79, 86, 69, 68];
+const W_ASK = [65, 83, 75];
+const W_TRYAGAIN = [84, 82, 89, 65, 71, 65, 73, 78];
+const W_CLUSTERDOWN = [67, 76, 85, 83, 84, 69, 82, 68, 79, 87, 78];
+
 /** The kind of the error line starting at buf[p] (just after '-'). */
 function errorKindOf(buf: Buffer, p: number, end: number): ReplyErrorKind {
-  if (buf[p] === 82) return wordAt(buf, p, end, W_READONLY) ? REPLY_ERROR_READONLY : REPLY_ERROR_NONE;
-  return isTransientError(buf, p, end) ? REPLY_ERROR_TRANSIENT : REPLY_ERROR_NONE;
+  switch (buf[p]) {
+    case 82: // R
+      return wordAt(buf, p, end, W_READONLY) ? REPLY_ERROR_READONLY : REPLY_ERROR_NONE;
+    case 77: // M
+      return wordAt(buf, p, end, W_MOVED) ? REPLY_ERROR_CLUSTER : REPLY_ERROR_NONE;
+    case 65: // A
+      return wordAt(buf, p, end, W_ASK) ? REPLY_ERROR_CLUSTER : REPLY_ERROR_NONE;
+    case 84: // T
+      return wordAt(buf, p, end, W_TRYAGAIN) ? REPLY_ERROR_CLUSTER : REPLY_ERROR_NONE;
+    case 67: // C
+      return wordAt(buf, p, end, W_CLUSTERDOWN) ? REPLY_ERROR_CLUSTER : REPLY_ERROR_NONE;
+    default:
+      return isTransientError(buf, p, end) ? REPLY_ERROR_TRANSIENT : REPLY_ERROR_NONE;
+  }
 }
