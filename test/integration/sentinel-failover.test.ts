@@ -319,13 +319,18 @@ test('a stale sentinel restarted with an old config does not move nutmeg back (r
   assert.ok(name !== '', 'a shard moved since the stale config was written');
   const now = await view(name);
   assert.equal(now.address, `127.0.0.1:${await lab.masterPort(name)}`, 'nutmeg is where Sentinel says');
-  assert.equal(await role(old), 'slave');
+  // Sentinel turns the old master into a replica on its own time after it came back: wait for it.
+  await until('the old master to be a replica', async () => (await role(old)) === 'slave', 15000);
   // Alone (the up-to-date sentinels gone, so nothing corrects it), sentinel 2 comes back believing the old topology.
   const [, s1, s2] = lab.sentinels;
   await lab.killSentinel(s1!);
   await lab.killSentinel(s2!);
   await lab.restartSentinel(s2!, staleConf);
-  const r = await redisCmd(s2!.port, 'SENTINEL', 'get-master-addr-by-name', name);
+  let r: unknown = null;
+  await until('the restarted sentinel to answer', async () => {
+    r = await redisCmd(s2!.port, 'SENTINEL', 'get-master-addr-by-name', name).catch(() => null);
+    return Array.isArray(r);
+  }, 10000);
   assert.deepEqual(r, ['127.0.0.1', String(old)], 'the restarted sentinel is stale');
   const staleEpoch = Number(new RegExp(`^sentinel config-epoch ${name} (\\d+)`, 'm').exec(staleConf)?.[1] ?? 0);
   // nutmeg reconnects, asks it about every name, and keeps the newer epoch.
