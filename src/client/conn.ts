@@ -103,6 +103,11 @@ export class ClientConn implements Session {
     socket.on('drain', () => {
       if (this.throttled) this.scheduleResume();
     });
+    // Replies parked behind the stream and then written without a 'drain' (a stream write under the high-water
+    // mark): the client may have taken them all, and nothing else would wake a paused, throttled client.
+    this.out.onUnparked = () => {
+      if (this.throttled) this.scheduleResume();
+    };
   }
 
   /**

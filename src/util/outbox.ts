@@ -62,8 +62,14 @@ export class Outbox {
   private parked = false;
   /** Passed to every stream write: the stream finished one; parked bytes may go now. */
   private readonly onStreamWritten = (): void => {
-    if (this.parked && this.count > 0) this.flush();
+    if (this.parked && this.count > 0) {
+      this.flush();
+      // The parked bytes may all have gone straight to the kernel: no 'drain' will follow, so tell the owner.
+      if (this.onUnparked !== null) this.onUnparked();
+    }
   };
+  /** The queue parked behind the stream was written (client connections re-check their backpressure). */
+  onUnparked: (() => void) | null = null;
 
   get socket(): Socket | null {
     return this.sock;
