@@ -281,12 +281,13 @@ test('sessions: WATCH on one slot, BLPOP on a leased connection, SUBSCRIBE/PUBLI
     // PUBLISH reaches every node of a cluster: a subscriber through nutmeg gets it once.
     await s.subscribe('chan1');
     const got = new Promise<string[]>((res) => s.once('message', (ch: string, m: string) => res([ch, m])));
-    assert.equal(await client.publish('chan1', 'hello'), 1);
+    // The count is the node's own subscribers: poll until the upstream SUBSCRIBE is in place there (it raced once).
+    await until('PUBLISH to reach the subscriber', async () => (await client.publish('chan1', 'hello')) === 1, 5000);
     assert.deepEqual(await got, ['chan1', 'hello']);
     await s.unsubscribe('chan1');
     await s.ssubscribe('schan');
     const got2 = new Promise<string[]>((res) => s.once('smessage', (ch: string, m: string) => res([ch, m])));
-    assert.equal(await client.call('SPUBLISH', 'schan', 'hi'), 1);
+    await until('SPUBLISH to reach the subscriber', async () => (await client.call('SPUBLISH', 'schan', 'hi')) === 1, 5000);
     assert.deepEqual(await got2, ['schan', 'hi']);
     // PSUBSCRIBE: one upstream pattern subscription on one node (every node sees every PUBLISH: more would duplicate).
     await a.psubscribe('pat:*');
