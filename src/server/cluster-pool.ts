@@ -24,17 +24,16 @@ import type { PoolConfig } from '../config/types';
 import { READ_ONLY_CMD } from '../protocol/redis/commands';
 import { errorReply } from '../protocol/redis/replies';
 import { allocMsg, requestBytes, type Msg } from '../forward/msg';
-import { FragScratch, REPLY_READONLY, type Completer, type Protocol, type ReplyReader, type ReplyStatus, type RouteView, type Target } from '../forward/protocol';
+import { FragScratch, REPLY_READONLY, type Protocol, type ReplyStatus, type RouteView, type Target } from '../forward/protocol';
 import { ClusterTable, slotRanges } from '../route/cluster-table';
 import { SLOTS, keySlot } from '../route/slot';
 import { Ring } from '../util/ring';
 import { onTick } from '../util/clock';
 import { log, warnLimited } from '../util/log';
-import type { DialTls } from '../util/transport';
-import { Backend, endpointOf, type BackendHost } from './backend';
+import { Backend, endpointOf } from './backend';
 import type { Endpoint, Handshake, ServerConn } from './conn';
 import { askSlots, coveredSlots, parseRedirect, type SlotRange } from './cluster-topology';
-import { ServerPool, type ClusterNodeInfo, type ServerChanges } from './pool';
+import { ReplicaHostBase, ServerPool, type ClusterNodeInfo, type ServerChanges } from './pool';
 
 /** How long start-up waits for a first slot map before the pool listens anyway. */
 const START_BOUND_MS = 3000;
@@ -63,59 +62,22 @@ interface Later {
  * What a replica's backend sees as its pool: the pool's settings with READONLY after AUTH on each connection;
  * its failures skip it instead of asking for a refresh.
  */
-class ReplicaHost implements BackendHost, Completer {
-  private readonly pool: ClusterPool;
+class ReplicaHost extends ReplicaHostBase<ClusterPool> {
   /** The replica's address (its identity). */
   private readonly address: string;
 
   constructor(pool: ClusterPool, address: string) {
-    this.pool = pool;
+    super(pool);
     this.address = address;
   }
 
-  get completer(): Completer {
-    return this;
-  }
-
-  get serverConnections(): number {
-    return this.pool.serverConnections;
-  }
-
-  handshakeFor(db: number): Handshake {
+  override handshakeFor(db: number): Handshake {
     const h = this.pool.handshakeFor(db);
     return { bytes: [...h.bytes, READONLY], names: [...h.names, 'READONLY'] };
   }
 
-  get privateConnections(): number {
-    return this.pool.privateConnections;
-  }
-
-  get serverTls(): DialTls | null {
-    return this.pool.serverTls;
-  }
-
-  onTlsFailure(b: Backend, reason: string): void {
-    this.pool.onTlsFailure(b, reason);
-  }
-
-  get timeout(): number {
-    return this.pool.timeout;
-  }
-
-  get drainMs(): number {
-    return this.pool.drainMs;
-  }
-
-  newReplyReader(): ReplyReader {
-    return this.pool.newReplyReader();
-  }
-
   onServerFailure(b: Backend): void {
     this.pool.onReplicaFailure(b);
-  }
-
-  onHandshakeError(b: Backend, name: string, text: string): void {
-    this.pool.onHandshakeError(b, name, text);
   }
 
   onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean {
@@ -124,10 +86,6 @@ class ReplicaHost implements BackendHost, Completer {
 
   onInternalError(b: Backend, text: string): void {
     this.pool.onInternalError(b, text);
-  }
-
-  finish(msg: Msg): void {
-    this.pool.finish(msg);
   }
 
   /** Called during the teardown of a replica connection (its queues already detached): the read goes to the master. */

@@ -504,3 +504,59 @@ function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   for (let i = 0; i < a.length; i++) if (!(a[i] as Buffer).equals(b[i] as Buffer)) return false;
   return true;
 }
+
+/**
+ * What a replica's backend sees as its pool (Sentinel and Cluster pools): the pool's settings and completions;
+ * each kind says what a failure, a redirect and a failed request do.
+ */
+export abstract class ReplicaHostBase<P extends ServerPool> implements BackendHost, Completer {
+  constructor(protected readonly pool: P) {}
+
+  get completer(): Completer {
+    return this;
+  }
+
+  get serverConnections(): number {
+    return this.pool.serverConnections;
+  }
+
+  handshakeFor(db: number): Handshake {
+    return this.pool.handshakeFor(db);
+  }
+
+  get privateConnections(): number {
+    return this.pool.privateConnections;
+  }
+
+  get serverTls(): DialTls | null {
+    return this.pool.serverTls;
+  }
+
+  onTlsFailure(b: Backend, reason: string): void {
+    this.pool.onTlsFailure(b, reason);
+  }
+
+  get timeout(): number {
+    return this.pool.timeout;
+  }
+
+  get drainMs(): number {
+    return this.pool.drainMs;
+  }
+
+  newReplyReader(): ReplyReader {
+    return this.pool.newReplyReader();
+  }
+
+  onHandshakeError(b: Backend, name: string, text: string): void {
+    this.pool.onHandshakeError(b, name, text);
+  }
+
+  finish(msg: Msg): void {
+    this.pool.finish(msg);
+  }
+
+  abstract onServerFailure(b: Backend): void;
+  abstract onRedirect(b: Backend, conn: ServerConn, msg: Msg, status: ReplyStatus): boolean;
+  abstract failMsg(msg: Msg, text: string): void;
+}

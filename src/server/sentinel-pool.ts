@@ -31,12 +31,11 @@
 import type { PoolConfig, ReadPolicy, ServerConfig } from '../config/types';
 import { READ_ONLY_CMD } from '../protocol/redis/commands';
 import { requestBytes, type Msg } from '../forward/msg';
-import type { Completer, Protocol, ReplyReader, Target } from '../forward/protocol';
+import type { Protocol, Target } from '../forward/protocol';
 import { log } from '../util/log';
-import type { DialTls } from '../util/transport';
-import { Backend, endpointOf, sameEndpoint, type BackendHost } from './backend';
-import type { Endpoint, Handshake } from './conn';
-import { ServerPool, type FollowInfo, type ServerChanges } from './pool';
+import { Backend, endpointOf, sameEndpoint } from './backend';
+import type { Endpoint } from './conn';
+import { ReplicaHostBase, ServerPool, type FollowInfo, type ServerChanges } from './pool';
 import { SentinelClient, roleOf, type MasterAnswer, type ReplicaAnswer, type SentinelEvents, type SentinelSettings } from './sentinel';
 
 /** ms for a connect or a command to a sentinel, and for the ROLE check of a new master. */
@@ -110,65 +109,20 @@ class Shard {
  * What a replica's backend sees as its pool: the pool's settings, but its failed requests are sent to the
  * master instead of failing (they are all read-only), and its failures skip it instead of ejecting.
  */
-class ReplicaHost implements BackendHost, Completer {
-  private readonly pool: SentinelPool;
+class ReplicaHost extends ReplicaHostBase<SentinelPool> {
   private readonly shard: Shard;
 
   constructor(pool: SentinelPool, shard: Shard) {
-    this.pool = pool;
+    super(pool);
     this.shard = shard;
-  }
-
-  get completer(): Completer {
-    return this;
-  }
-
-  get serverConnections(): number {
-    return this.pool.serverConnections;
-  }
-
-  handshakeFor(db: number): Handshake {
-    return this.pool.handshakeFor(db);
-  }
-
-  get privateConnections(): number {
-    return this.pool.privateConnections;
-  }
-
-  get serverTls(): DialTls | null {
-    return this.pool.serverTls;
-  }
-
-  onTlsFailure(b: Backend, reason: string): void {
-    this.pool.onTlsFailure(b, reason);
-  }
-
-  get timeout(): number {
-    return this.pool.timeout;
-  }
-
-  get drainMs(): number {
-    return this.pool.drainMs;
-  }
-
-  newReplyReader(): ReplyReader {
-    return this.pool.newReplyReader();
   }
 
   onServerFailure(b: Backend): void {
     this.pool.onReplicaFailure(this.shard, b);
   }
 
-  onHandshakeError(b: Backend, name: string, text: string): void {
-    this.pool.onHandshakeError(b, name, text);
-  }
-
   onRedirect(): boolean {
     return false;
-  }
-
-  finish(msg: Msg): void {
-    this.pool.finish(msg);
   }
 
   /** Called during the teardown of a replica connection (its queues are already detached): send the read to the master. */
